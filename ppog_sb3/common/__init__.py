@@ -1,0 +1,1 @@
+"""Reusable parts of PPOG: losses, buffers, schedules. Imports nothing else of the package."""

@@ -1,0 +1,110 @@
+"""PPOG(policy_loss="clip"), with no entropy decay and no separate critic rate, reproduces SB3's PPO."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from helpers import SmallImageEnv
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+
+from ppog_sb3 import PPOG
+
+
+def _train(algo, env_fn, **kwargs):
+    model = algo(env=env_fn(), seed=7, device="cpu", **kwargs)
+    model.learn(kwargs.pop("total", 0) or 4 * model.n_steps * model.n_envs)
+    return model
+
+
+def _assert_same_parameters(a, b, atol):
+    params_a = a.policy.state_dict()
+    params_b = b.policy.state_dict()
+    assert params_a.keys() == params_b.keys()
+    for key in params_a:
+        th.testing.assert_close(params_a[key], params_b[key], rtol=0, atol=atol, msg=key)
+    # and training actually moved them: compare against a fresh, untrained model with the same seed
+    return params_a
+
+
+def _short_cartpole():
+    # 40-step time limit: truncations happen, so the V(final observation) bootstrap is exercised too
+    return make_vec_env(lambda: gym.make("CartPole-v1", max_episode_steps=40), n_envs=3, seed=3)
+
+
+MLP_KWARGS = dict(
+    policy="MlpPolicy",
+    n_steps=64,
+    batch_size=48,
+    n_epochs=3,
+    learning_rate=1e-3,
+    clip_range=0.15,
+    ent_coef=0.01,
+    gae_lambda=0.9,
+    policy_kwargs=dict(net_arch=[32, 32]),
+)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"clip_range_vf": 0.2, "target_kl": 0.01},
+        {"normalize_advantage": False, "learning_rate": lambda p: 1e-3 * p},
+    ],
+    ids=["defaults", "vf-clip+target-kl", "no-norm+lr-schedule"],
+)
+def test_clip_reproduces_ppo_mlp(extra):
+    kwargs = {**MLP_KWARGS, **extra}
+    ppo = _train(PPO, _short_cartpole, **kwargs)
+    ppog = _train(PPOG, _short_cartpole, policy_loss="clip", **kwargs)
+    untrained = PPO(env=_short_cartpole(), seed=7, device="cpu", **kwargs)
+    _assert_same_parameters(ppo, ppog, atol=1e-5)
+    moved = max((ppo.policy.state_dict()[k] - v).abs().max().item() for k, v in untrained.policy.state_dict().items())
+    assert moved > 1e-3, "training did not change the parameters: the comparison would be vacuous"
+    assert ppo.num_timesteps == ppog.num_timesteps
+    assert ppo._n_updates == ppog._n_updates
+
+
+def test_clip_reproduces_ppo_gsde_continuous():
+    kwargs = dict(
+        policy="MlpPolicy",
+        n_steps=32,
+        batch_size=32,
+        n_epochs=2,
+        use_sde=True,
+        sde_sample_freq=4,
+        policy_kwargs=dict(net_arch=[16]),
+    )
+
+    def env_fn():
+        return make_vec_env("Pendulum-v1", n_envs=2, seed=1)
+
+    ppo = _train(PPO, env_fn, **kwargs)
+    ppog = _train(PPOG, env_fn, policy_loss="clip", **kwargs)
+    _assert_same_parameters(ppo, ppog, atol=1e-5)
+
+
+def test_clip_reproduces_ppo_cnn():
+    def env_fn():
+        return make_vec_env(lambda: SmallImageEnv(max_steps=20), n_envs=2, seed=5)
+
+    kwargs = dict(
+        policy="CnnPolicy",
+        n_steps=32,
+        batch_size=32,
+        n_epochs=2,
+        policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32)),
+    )
+    ppo = _train(PPO, env_fn, **kwargs)
+    ppog = _train(PPOG, env_fn, policy_loss="clip", **kwargs)
+    _assert_same_parameters(ppo, ppog, atol=1e-5)
+
+
+def test_ppog_loss_differs_from_ppo():
+    """The default loss is not PPO's: same seed, different parameters after a few updates."""
+    ppo = _train(PPO, _short_cartpole, **MLP_KWARGS)
+    ppog = _train(PPOG, _short_cartpole, **MLP_KWARGS)
+    diffs = [(ppo.policy.state_dict()[k] - v).abs().max().item() for k, v in ppog.policy.state_dict().items()]
+    assert max(diffs) > 1e-4
+    assert np.isfinite(diffs).all()
