@@ -1,0 +1,13 @@
+"""rl-baselines3-zoo integration of PPOG: ``ppog-zoo`` CLI, Optuna sampler, sturdier hyperparameter search.
+
+- :func:`register`: add ``ppog`` to the zoo's tables in this process (``--algo ppog``); the CLI calls it.
+- :func:`sample_ppog_params` / :func:`convert_ppog_params`: PPOG's Optuna search space for the zoo.
+- ``ppog-zoo`` (:mod:`ppog_sb3.zoo.cli`): the zoo's commands with PPOG registered.
+
+Importing this package does not touch the zoo (no import-time side effects): call :func:`register`.
+"""
+
+from ppog_sb3.zoo.hyperparams_opt import convert_ppog_params, sample_ppog_params
+from ppog_sb3.zoo.registry import register
+
+__all__ = ["convert_ppog_params", "register", "sample_ppog_params"]

@@ -1,0 +1,321 @@
+"""``ppog-zoo``: rl-baselines3-zoo's command line with PPOG registered (``--algo ppog``).
+
+Usage: ``ppog-zoo COMMAND [zoo arguments]`` (also ``python -m ppog_sb3.zoo COMMAND ...``). Each command registers
+PPOG in the zoo (:func:`ppog_sb3.zoo.registry.register`) and hands over to the zoo's own code with the same
+arguments, so every zoo flag keeps its meaning and ``--algo ppo`` etc. still work. Additions:
+
+- ``train`` (only with ``-optimize``): ``--heartbeat-interval S`` and ``--grace-period S`` (Optuna heartbeat of
+  RDB storages; defaults 60/120 s, or the environment variables ``PPOG_ZOO_HEARTBEAT_INTERVAL`` /
+  ``PPOG_ZOO_GRACE_PERIOD``; 0 disables the heartbeat) and ``--fixed-params KEY:VALUE ...`` (pin raw search-space
+  parameters). Without ``--storage`` the study is an SQLite file ``<log-folder>/<algo>/optuna/<study>.db``
+  and ``--study-name`` defaults to ``<algo>-<env>`` (see :mod:`ppog_sb3.zoo.exp_manager`).
+- ``record_video`` is the zoo's ``python -m rl_zoo3.record_video`` script (the zoo's own CLI lacks it).
+- ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) instead of ``plt.show()``; without
+  seaborn (a dependency of the zoo's plots, not of the zoo) it falls back to matplotlib's default style.
+- Errors are one line on stderr, ``ppog-zoo COMMAND: error: ...``, with exit code 2 for bad arguments and 1 for
+  anything else (bad config, unreachable storage, ...); ``PPOG_ZOO_DEBUG=1`` shows the traceback instead.
+
+Extra commands: :func:`register_command` adds one (``compare``, PPOG-vs-PPO plots, is reserved for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import runpy
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+PROG = "ppog-zoo"
+DEBUG_ENV = "PPOG_ZOO_DEBUG"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``ppog-zoo`` subcommand: ``run(argv)`` gets the arguments after the command name (``sys.argv`` is
+    also set to ``["ppog-zoo NAME", *argv]`` for the zoo's parsers) and returns an exit code or None."""
+
+    name: str
+    run: Callable[[list[str]], int | None]
+    help: str
+
+
+COMMANDS: dict[str, Command] = {}
+
+#: Names kept for later issues: ``ppog-zoo NAME`` says so instead of "unknown command".
+RESERVED: dict[str, str] = {"compare": "PPOG-vs-PPO comparison plots (planned; not implemented yet)"}
+
+
+def register_command(name: str, run: Callable[[list[str]], int | None], help: str, *, replace: bool = False) -> None:
+    """Add a subcommand to ``ppog-zoo`` (the hook for ``compare`` and later commands)."""
+    if name in COMMANDS and not replace:
+        raise ValueError(f"ppog-zoo command {name!r} already exists")
+    COMMANDS[name] = Command(name, run, help)
+    RESERVED.pop(name, None)
+
+
+# ---------------------------------------------------------------------- the zoo's commands
+def _register_zoo() -> None:
+    from ppog_sb3.zoo.registry import register
+
+    register()
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{PROG}: error: environment variable {name}={value!r} must be an integer") from None
+
+
+def _train_extras_parser() -> argparse.ArgumentParser:
+    from ppog_sb3.zoo.exp_manager import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT_INTERVAL
+
+    parser = argparse.ArgumentParser(prog=f"{PROG} train", add_help=False, allow_abbrev=False)
+    group = parser.add_argument_group("ppog-zoo additions (hyperparameter search, -optimize)")
+    group.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=_env_int("PPOG_ZOO_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL),
+        help="seconds between heartbeats of a running trial in an RDB storage (SQLite/PostgreSQL); 0: no heartbeat "
+        f"(default: $PPOG_ZOO_HEARTBEAT_INTERVAL or {DEFAULT_HEARTBEAT_INTERVAL})",
+    )
+    group.add_argument(
+        "--grace-period",
+        type=int,
+        default=_env_int("PPOG_ZOO_GRACE_PERIOD", DEFAULT_GRACE_PERIOD),
+        help="seconds without heartbeat after which a RUNNING trial (its worker died) is marked FAIL "
+        f"(default: $PPOG_ZOO_GRACE_PERIOD or {DEFAULT_GRACE_PERIOD})",
+    )
+    group.add_argument(
+        "--fixed-params",
+        nargs="+",
+        default=[],
+        metavar="KEY:VALUE",
+        help="pin raw search-space parameters for the whole search, e.g. n_steps_pow:6 net_arch:tiny policy_loss:ppog",
+    )
+    return parser
+
+
+def _run_train(argv: list[str]) -> int | None:
+    import ppog_sb3.zoo.exp_manager as exp_manager
+    from ppog_sb3.zoo.registry import parse_cli_value
+
+    extras_parser = _train_extras_parser()
+    if "-h" in argv or "--help" in argv:
+        extras_parser.print_help()
+        print()
+    extras, rest = extras_parser.parse_known_args(argv)
+    if extras.heartbeat_interval < 0:
+        extras_parser.error(f"--heartbeat-interval={extras.heartbeat_interval} must be >= 0")
+    if extras.heartbeat_interval > 0 and extras.grace_period <= extras.heartbeat_interval:
+        extras_parser.error(
+            f"--grace-period={extras.grace_period} must be larger than --heartbeat-interval={extras.heartbeat_interval}"
+        )
+    fixed = {}
+    for item in extras.fixed_params:
+        key, sep, value = item.partition(":")
+        if not sep or not key:
+            extras_parser.error(f"argument --fixed-params: expected KEY:VALUE, got {item!r}")
+        fixed[key] = parse_cli_value(value)
+    exp_manager.SETTINGS = exp_manager.OptimizationSettings(
+        heartbeat_interval=extras.heartbeat_interval, grace_period=extras.grace_period, fixed_params=fixed
+    )
+    sys.argv = [sys.argv[0], *rest]
+
+    _register_zoo()
+    from rl_zoo3.train import train
+
+    train()
+    return 0
+
+
+def _run_enjoy(argv: list[str]) -> int | None:
+    _register_zoo()
+    from rl_zoo3.enjoy import enjoy
+
+    enjoy()
+    return 0
+
+
+def _run_record_video(argv: list[str]) -> int | None:
+    _register_zoo()
+    # A script in the zoo (no function to call): run it as __main__, keeping our sys.argv
+    runpy.run_module("rl_zoo3.record_video", run_name="__main__", alter_sys=False)
+    return 0
+
+
+def _ensure_seaborn() -> None:
+    """The zoo's plots import seaborn; without it, ``plot_train`` (which only calls ``seaborn.set()``) still works."""
+    try:
+        import seaborn  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("seaborn")
+
+        def _set(*args: object, **kwargs: object) -> None:
+            """Stand-in for seaborn.set(): keep matplotlib's default style."""
+
+        def _missing(name: str) -> object:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            raise ImportError(f"seaborn is not installed (needed for seaborn.{name}): pip install seaborn")
+
+        shim.set = _set  # type: ignore[attr-defined]
+        shim.__getattr__ = _missing  # type: ignore[attr-defined]
+        sys.modules["seaborn"] = shim
+
+
+@contextlib.contextmanager
+def _save_instead_of_show(output: str | None) -> Iterator[None]:
+    if output is None:
+        yield
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    original_show = plt.show
+
+    def _save(*args: object, **kwargs: object) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        plt.savefig(output)
+        print(f"Saved {output}")
+
+    plt.show = _save  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        plt.show = original_show  # type: ignore[assignment]
+
+
+def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
+    def run(argv: list[str]) -> int | None:
+        parser = argparse.ArgumentParser(prog=sys.argv[0], add_help=False, allow_abbrev=False)
+        parser.add_argument("-o", "--output", default=None, help="save the figure to this file instead of showing it")
+        output = None
+        if function_name == "plot_train":
+            if "-h" in argv or "--help" in argv:
+                print("ppog-zoo addition: -o/--output FILE  save the figure (png, pdf, svg) instead of plt.show()\n")
+            extras, rest = parser.parse_known_args(argv)
+            output = extras.output
+            sys.argv = [sys.argv[0], *rest]
+        _register_zoo()
+        _ensure_seaborn()
+        import rl_zoo3.plots as plots
+
+        with _save_instead_of_show(output):
+            getattr(plots, function_name)()
+        return 0
+
+    return run
+
+
+register_command("train", _run_train, "train an agent, or search hyperparameters with -optimize")
+register_command("enjoy", _run_enjoy, "run a trained agent")
+register_command("record_video", _run_record_video, "record a video of a trained agent")
+register_command("plot_train", _plot_command("plot_train"), "plot the training reward of runs in a log folder")
+register_command("plot_from_file", _plot_command("plot_from_file"), "plots from a file made by all_plots")
+register_command("all_plots", _plot_command("all_plots"), "evaluation plots of several algorithms/envs")
+
+
+# ---------------------------------------------------------------------- dispatcher
+def _usage() -> str:
+    lines = [
+        f"usage: {PROG} COMMAND [ARGS...]   (ARGS: the zoo's, e.g. --algo ppog --env CartPole-v1; COMMAND -h lists them)",
+        "",
+        "rl-baselines3-zoo commands with PPOG registered as --algo ppog:",
+    ]
+    width = max(len(name) for name in [*COMMANDS, *RESERVED])
+    lines += [f"  {name:<{width}}  {command.help}" for name, command in COMMANDS.items()]
+    lines += [f"  {name:<{width}}  {text}" for name, text in RESERVED.items()]
+    lines += ["", f"Set {DEBUG_ENV}=1 to see tracebacks instead of one-line errors."]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _one_line_argparse_errors() -> Iterator[None]:
+    """argparse prints the whole usage block before its error; the zoo's is 40 lines long. Print one line."""
+    original = argparse.ArgumentParser.error
+
+    def error(self: argparse.ArgumentParser, message: str) -> None:  # type: ignore[misc]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    argparse.ArgumentParser.error = error  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original  # type: ignore[method-assign]
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a failed command: the message of a user error, the exception type and message otherwise."""
+    from ppog_sb3.zoo.exp_manager import ZooError
+
+    message = " ".join(str(error).split())
+    if isinstance(error, ZooError):
+        return message
+    if isinstance(error, TypeError) and "unexpected keyword argument" in message:
+        return f"{message} (a hyperparameter in the config or -params that this algorithm does not accept)"
+    if not message:
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+        return f"{type(error).__name__}{where}"
+    return f"{type(error).__name__}: {message}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ppog-zoo`` (and ``python -m ppog_sb3.zoo``); returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if args else 2
+    if args[0] == "--version":
+        from ppog_sb3 import __version__
+
+        print(f"{PROG} (ppog-sb3) {__version__}")
+        return 0
+
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        if name in RESERVED:
+            print(f"{PROG}: error: '{name}' is reserved: {RESERVED[name]}", file=sys.stderr)
+        else:
+            print(f"{PROG}: error: unknown command '{name}': choose from {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+
+    prog = f"{PROG} {name}"
+    saved_argv = sys.argv
+    sys.argv = [prog, *rest]
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        with _one_line_argparse_errors():
+            code = COMMANDS[name].run(rest)
+        return 0 if code is None else int(code)
+    except SystemExit as exit_:
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            raise
+        sys.stdout.flush()
+        print(f"{prog}: error: {describe_error(error)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        sys.argv = saved_argv
+
+
+if __name__ == "__main__":
+    sys.exit(main())

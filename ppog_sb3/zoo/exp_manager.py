@@ -1,0 +1,517 @@
+"""``PPOGExperimentManager``: rl-zoo's ExperimentManager with PPOG's checks and a sturdier Optuna search.
+
+:func:`ppog_sb3.zoo.registry.register` installs this subclass in place of ``rl_zoo3.exp_manager.ExperimentManager``
+(and of the names ``rl_zoo3.train`` / ``rl_zoo3.enjoy`` imported), so the zoo's own ``train()`` builds it. It keeps
+every zoo flag's meaning and changes only this:
+
+- **Up-front checks** (``--algo ppog``): after the zoo has pre-processed the hyperparameters, every key must be
+  a PPOG constructor argument and every value must pass PPOG's own argument checks; the error names the key
+  and where it came from (``-params`` or the YAML file and its section). An unknown key would otherwise be a
+  ``TypeError`` deep inside model construction, and in ``-optimize`` mode it would fail every trial.
+- **Schedule strings**: the zoo turns ``learning_rate``/``clip_range``/``clip_range_vf`` strings (``lin_X``)
+  into schedules; a malformed one is now reported with its key. ``ent_coef`` and ``vf_learning_rate`` strings
+  (``"0.01"``, ``"lin_0.01"``) are left to PPOG, which parses (and validates) them itself.
+- **Fast-path Atari ids** (``ppog/<Game>-v5``, registered by ``ppog_sb3.envs``) count as Atari for evaluation
+  (stochastic actions, as the zoo does for ALE games) and for enjoy/record_video, but *not* for the choice of
+  the config section: they never fall back to the ``atari`` section, whose ``AtariWrapper``/``frame_stack``
+  would wrap again observations that are already preprocessed and stacked; a YAML config without a section
+  for such an id is an error that says so.
+- **Optuna storage** (``-optimize``):
+
+  * without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
+    an interrupted search resumes where it stopped (the zoo's default is an in-memory study that is lost);
+  * ``--study-name`` defaults to ``<algo>-<env>`` (e.g. ``ppog-CartPole-v1``), also with ``--storage``: all
+    workers started with the same command line then join the same study (the zoo let Optuna draw a random
+    name, which silently split a distributed search);
+  * RDB storages (SQLite, PostgreSQL, MySQL URLs) are opened with Optuna's heartbeat: a worker killed
+    mid-trial stops sending heartbeats and, once the grace period has passed, the next trial started by any
+    worker (or the end of any worker's search) marks that trial FAIL and reports it on stderr;
+  * ``--max-total-trials`` is a strict cap: besides the zoo's ``MaxTrialsCallback`` (which can overshoot by
+    one trial per worker when workers finish at the same moment), each trial checks at its start how many
+    non-failed trials were created before it; a trial beyond the cap is not run and is marked FAIL with the
+    user attribute ``ppog_zoo_over_cap`` (FAIL trials never count toward the cap);
+  * a trial whose update hits a non-finite loss (PPOG's ``NonFiniteError``) is pruned, as the zoo prunes the
+    ``ValueError`` that NaNs cause in other algorithms, instead of killing the worker;
+  * samplers: ``--fixed-params`` pins raw search-space parameters (Optuna's ``PartialFixedSampler``); TPE uses
+    ``constant_liar`` with an explicit ``--storage`` or ``--n-jobs > 1`` (parallel workers then do not propose
+    the same point for trials still running); the sampler seed is mixed with the number of trials already in
+    the study (a resumed search with a fixed ``--seed`` does not re-propose its first points) and, with an
+    explicit ``--storage``, with the host name and process id (workers started with the same ``--seed`` do not
+    propose identical parameter sets);
+  * an unreachable or malformed storage URL is one error line (password hidden), not a SQLAlchemy traceback;
+    ``postgresql://`` URLs use psycopg2 (the project's driver) unless psycopg 3 is installed;
+  * the optimization plots are written next to the report as HTML (``*_history.html``,
+    ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import os
+import pickle as pkl
+import random
+import re
+import socket
+import sys
+import time
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.samplers import BaseSampler, PartialFixedSampler, RandomSampler, TPESampler
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+from rl_zoo3.exp_manager import ExperimentManager
+
+from ppog_sb3.ppog import PPOG, NonFiniteError
+
+#: Keyword arguments the zoo passes to every model itself (from its own flags): not allowed in a config.
+ZOO_MANAGED_KWARGS = ("env", "tensorboard_log", "seed", "verbose", "device")
+
+DEFAULT_HEARTBEAT_INTERVAL = 60
+DEFAULT_GRACE_PERIOD = 120
+
+
+class ZooError(Exception):
+    """A user error (bad config, bad flag, unreachable storage): ``ppog-zoo`` prints its message as one line."""
+
+
+@dataclass
+class OptimizationSettings:
+    """``ppog-zoo train`` options that the zoo's own parser does not have (set by the CLI before ``train()``).
+
+    :param heartbeat_interval: seconds between a running trial's heartbeats in an RDB storage (0: no heartbeat)
+    :param grace_period: seconds without a heartbeat after which a RUNNING trial is marked FAIL
+    :param fixed_params: raw search-space parameters pinned for the whole search
+    """
+
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    grace_period: int = DEFAULT_GRACE_PERIOD
+    fixed_params: dict[str, Any] = field(default_factory=dict)
+
+
+#: The settings used by the next ``PPOGExperimentManager`` (module-level: the zoo's ``train()`` builds the manager).
+SETTINGS = OptimizationSettings()
+
+
+class TrialOverCapError(Exception):
+    """Raised at the start of a trial created beyond ``--max-total-trials`` (Optuna marks it FAIL)."""
+
+
+class _DropOverCapLogs(logging.Filter):
+    """Optuna logs every failed trial with its traceback; an over-cap trial is expected, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, TrialOverCapError)
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_DropOverCapLogs())
+
+
+# ---------------------------------------------------------------------- helpers
+def is_fast_path_atari(env_id: str) -> bool:
+    """``ppog/<Game>-v5``: the plugin's preprocessed, frame-stacked Atari ids (every id in the ``ppog`` namespace).
+
+    Decision: the namespace is the test, not the entry point, because ``ppog_sb3.envs`` registers only Atari
+    games there and the id is what users type.
+    """
+    return env_id.split("/", 1)[0] == "ppog" and "/" in env_id
+
+
+def default_study_name(algo: str, env_name: str) -> str:
+    """``<algo>-<env>``, e.g. ``ppog-CartPole-v1`` (``env_name`` is the zoo's name, with ``/`` replaced)."""
+    return f"{algo}-{env_name}"
+
+
+def default_storage_path(log_folder: str, algo: str, study_name: str) -> Path:
+    """``<log-folder>/<algo>/optuna/<study-name>.db``: next to the runs of the same algorithm."""
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)
+    return Path(log_folder) / algo / "optuna" / f"{safe_name}.db"
+
+
+def redact_url(url: str) -> str:
+    """The storage URL with its password hidden (for messages)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message (SQLAlchemy wraps the driver's error in several)."""
+    inner = getattr(error, "orig", None) or error
+    for line in str(inner).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(inner).__name__
+
+
+def normalize_storage_url(url: str) -> str:
+    """``postgresql://...`` -> ``postgresql+psycopg2://...`` when only psycopg2 is installed.
+
+    SQLAlchemy 2.1 maps a driver-less ``postgresql://`` URL to psycopg 3, while this project depends on
+    ``psycopg2-binary``: without the rewrite the documented ``--storage postgresql://user@host/db`` would fail
+    with "Failed to import DB access module". A URL naming its driver is left alone.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return f"postgresql://{rest}"
+
+
+def _report_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    print(
+        f"ppog-zoo: trial {trial.number} of study '{study.study_name}' sent no heartbeat within the grace period "
+        "(its worker stopped): marked FAIL",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna.storages.BaseStorage:
+    """Open an Optuna storage: a ``.log`` path is a journal file (as in the zoo), anything else an RDB URL.
+
+    RDB storages get Optuna's heartbeat (``heartbeat_interval > 0``); PostgreSQL connections are checked before
+    use (``pool_pre_ping``: a long search outlives idle connections) and time out after 10 s; SQLite waits up
+    to 30 s for a lock (a heartbeat thread and several local workers write to the same file).
+    """
+    if url.endswith(".log"):
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url))
+
+    url = normalize_storage_url(url)
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    elif url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 30}}
+
+    heartbeat_kwargs: dict[str, Any] = {}
+    if heartbeat_interval > 0:
+        if grace_period <= heartbeat_interval:
+            raise ZooError(
+                f"--grace-period={grace_period} must be larger than --heartbeat-interval={heartbeat_interval} "
+                "(a live trial would be marked FAIL between two heartbeats)."
+            )
+        # optuna >= 4.9 renamed failed_trial_callback (deprecated) to heartbeat_stale_trial_callback
+        callback_arg = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters
+            else "failed_trial_callback"
+        )
+        heartbeat_kwargs = {
+            "heartbeat_interval": int(heartbeat_interval),
+            "grace_period": int(grace_period),
+            callback_arg: _report_stale_trial,
+        }
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
+        except (IntegrityError, ProgrammingError) as error:
+            # Workers that start together on an empty database race to create Optuna's tables (PostgreSQL:
+            # duplicate key in pg_type): the loser retries, and then finds the tables.
+            if attempt == 4:
+                raise ZooError(f"cannot open the Optuna storage {redact_url(url)}: {first_line(error)}") from error
+            time.sleep(0.5 + random.random())
+        except Exception as error:
+            raise ZooError(f"cannot open the Optuna storage {redact_url(url)}: {first_line(error)}") from error
+    raise AssertionError("unreachable")
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Mark FAIL the RUNNING trials whose worker stopped sending heartbeats (no-op without heartbeat)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+# ---------------------------------------------------------------------- the manager
+class PPOGExperimentManager(ExperimentManager):
+    """The zoo's ExperimentManager plus PPOG's checks, default SQLite study, heartbeat and strict trial cap.
+
+    See the module docstring for what changes; every argument is the zoo's.
+    """
+
+    def __init__(self, args: Any, algo: str, env_id: str, log_folder: str, *pos_args: Any, **kwargs: Any) -> None:
+        super().__init__(args, algo, env_id, log_folder, *pos_args, **kwargs)
+        # Config section lookup: ALE ids only. The fast-path ids' entry point also contains "AtariEnv" (on purpose,
+        # so the zoo evaluates them as Atari), but they must not get the "atari" section's wrappers.
+        self._is_atari = ExperimentManager.is_atari(env_id) and not is_fast_path_atari(env_id)
+        self.settings = SETTINGS
+        self._explicit_storage = self.storage is not None
+        if self.storage is not None:
+            self.storage = normalize_storage_url(self.storage)
+        if self.optimize_hyperparameters or self.trial_id is not None:
+            if self.study_name is None:
+                self.study_name = default_study_name(self.algo, self.env_name)
+            if self.storage is None:
+                path = default_storage_path(self.log_folder, self.algo, self.study_name)
+                if self.optimize_hyperparameters:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                self.storage = f"sqlite:///{path.resolve()}"
+        self._sampler_seed = self.seed
+
+    # ------------------------------------------------------------------ Atari detection
+    @staticmethod
+    def is_atari(env_id: str) -> bool:
+        """ALE ids (the zoo's test) and the plugin's fast-path ids (for evaluation and enjoy/record_video)."""
+        return ExperimentManager.is_atari(env_id) or is_fast_path_atari(env_id)
+
+    # ------------------------------------------------------------------ hyperparameters
+    def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not os.path.exists(self.config) and self.config.endswith((".yml", ".yaml", ".py")):
+            raise ZooError(f"config file not found: {self.config}")
+        if is_fast_path_atari(self.env_name.gym_id) and self.config.endswith((".yml", ".yaml")):
+            sections = self._config_sections()
+            if sections is not None and self.env_name.gym_id not in sections:
+                raise ZooError(
+                    f"{self.config} has no section for {self.env_name.gym_id}: the plugin's fast-path ids need their own "
+                    "(copy the ppog/SpaceInvaders-v5 one of zoo_configs/ppog.yml), because the generic 'atari' section "
+                    "adds AtariWrapper and frame_stack, which these envs already apply"
+                )
+        try:
+            return super().read_hyperparameters()
+        except yaml.YAMLError as error:
+            raise ZooError(f"cannot parse {self.config}: {' '.join(str(error).split())}") from error
+        except (KeyError, IndexError) as error:
+            if self.storage and self.study_name and self.trial_id is not None:
+                raise ZooError(
+                    f"cannot load trial {self.trial_id} of study '{self.study_name}' from {redact_url(self.storage)}: "
+                    f"{first_line(error)}"
+                ) from error
+            raise
+
+    @staticmethod
+    def _preprocess_schedules(hyperparams: dict[str, Any]) -> dict[str, Any]:
+        for key in ("learning_rate", "clip_range", "clip_range_vf", "delta_std"):
+            value = hyperparams.get(key)
+            malformed = isinstance(value, str) and not re.fullmatch(r"[A-Za-z]+_[-+0-9.eE]+", value.strip())
+            if malformed or (value is not None and not isinstance(value, (str, int, float))):
+                raise ZooError(f"invalid {key}={value!r}: expected a number or a linear schedule string such as 'lin_0.001'")
+        try:
+            return ExperimentManager._preprocess_schedules(hyperparams)
+        except (TypeError, ValueError) as error:
+            raise ZooError(f"invalid schedule: {error}") from error
+
+    def _preprocess_hyperparams(self, hyperparams: dict[str, Any]) -> Any:
+        if "n_timesteps" not in hyperparams:
+            if self.n_timesteps <= 0:
+                raise ZooError(
+                    f"no n_timesteps for {self.algo} on {self.env_name.gym_id}: "
+                    f"set it in {self.config} or pass -n/--n-timesteps"
+                )
+            hyperparams["n_timesteps"] = self.n_timesteps  # the zoo deletes the key unconditionally
+        result = super()._preprocess_hyperparams(hyperparams)
+        if self.algo == "ppog":
+            self._check_ppog_hyperparams(result[0])
+        return result
+
+    def _source(self, key: str) -> str:
+        """Where a hyperparameter came from, for error messages."""
+        if self.custom_hyperparams and key in self.custom_hyperparams:
+            return "-params"
+        section = None
+        sections = self._config_sections()
+        if sections is not None:
+            if self.env_name.gym_id in sections:
+                section = self.env_name.gym_id
+            elif self._is_atari and "atari" in sections:
+                section = "atari"
+            elif "default" in sections:
+                section = "default"
+        return f"{self.config} [{section}]" if section else self.config
+
+    def _config_sections(self) -> dict[str, Any] | None:
+        """The sections of a YAML config (None for Python configs or an unreadable file)."""
+        if not self.config.endswith((".yml", ".yaml")):
+            return None
+        try:
+            with open(self.config) as file:
+                sections = yaml.safe_load(file)
+        except (OSError, yaml.YAMLError):
+            return None
+        return sections if isinstance(sections, dict) else None
+
+    def _check_ppog_hyperparams(self, hyperparams: dict[str, Any]) -> None:
+        """Every key a PPOG argument, every value accepted by PPOG's argument checks (no env needed)."""
+        accepted = set(inspect.signature(PPOG.__init__).parameters) - {"self", "_init_setup_model"}
+        for key in sorted(hyperparams):
+            if key in ZOO_MANAGED_KWARGS:
+                raise ZooError(
+                    f"hyperparameter '{key}' (from {self._source(key)}) is set by the zoo itself "
+                    f"(use the --{key.replace('_', '-')} flag instead); remove it from the config"
+                )
+            if key not in accepted:
+                raise ZooError(
+                    f"hyperparameter '{key}' (from {self._source(key)}) is not a PPOG argument "
+                    f"nor a zoo setting; PPOG accepts: {', '.join(sorted(accepted - set(ZOO_MANAGED_KWARGS)))}"
+                )
+        if "policy" not in hyperparams:
+            raise ZooError(f"no 'policy' for ppog on {self.env_name.gym_id} in {self.config} (e.g. MlpPolicy, CnnPolicy)")
+        try:
+            PPOG(env=None, _init_setup_model=False, **hyperparams)
+        except (ValueError, TypeError) as error:
+            keys = [key for key in hyperparams if re.search(rf"\b{re.escape(key)}\b", str(error))]
+            where = f" (from {self._source(keys[0])})" if keys else ""
+            raise ZooError(f"invalid PPOG hyperparameter{where}: {error}") from error
+
+    # ------------------------------------------------------------------ Optuna
+    def _create_sampler(self, sampler_method: str) -> BaseSampler:
+        parallel = self._explicit_storage or self.n_jobs > 1
+        if sampler_method == "random":
+            sampler: BaseSampler = RandomSampler(seed=self._sampler_seed)
+        elif sampler_method == "tpe":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                sampler = TPESampler(
+                    n_startup_trials=self.n_startup_trials,
+                    seed=self._sampler_seed,
+                    multivariate=True,
+                    constant_liar=parallel,
+                )
+        else:
+            sampler = super()._create_sampler(sampler_method)
+        if self.settings.fixed_params:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                sampler = PartialFixedSampler(dict(self.settings.fixed_params), sampler)
+        return sampler
+
+    def _check_total_trials_cap(self, trial: optuna.Trial) -> None:
+        counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+        before = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
+        if self.max_total_trials is not None and before >= self.max_total_trials:
+            trial.set_user_attr("ppog_zoo_over_cap", f"not run: --max-total-trials={self.max_total_trials} reached")
+            print(
+                f"Trial {trial.number} not run: the study already has --max-total-trials={self.max_total_trials} "
+                "trials (marked FAIL, user attribute ppog_zoo_over_cap)",
+                flush=True,
+            )
+            raise TrialOverCapError(f"over --max-total-trials={self.max_total_trials}")
+
+    def objective(self, trial: optuna.Trial) -> float:
+        if self.max_total_trials is not None:
+            self._check_total_trials_cap(trial)
+        try:
+            return super().objective(trial)
+        except NonFiniteError as error:
+            print(f"Trial {trial.number} pruned: {error}", flush=True)
+            raise optuna.TrialPruned(str(error)) from error
+
+    def hyperparameters_optimization(self) -> None:
+        if self.verbose > 0:
+            print("Optimizing hyperparameters")
+        if self.tensorboard_log is not None:
+            warnings.warn("Tensorboard log is deactivated when running hyperparameter optimization")
+            self.tensorboard_log = None
+
+        assert self.storage is not None and self.study_name is not None  # set in __init__
+        storage = open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
+        pruner = self._create_pruner(self.pruner)
+        try:
+            study = optuna.create_study(
+                sampler=RandomSampler(),  # placeholder: the real sampler's seed depends on the study's trials
+                pruner=pruner,
+                storage=storage,
+                study_name=self.study_name,
+                load_if_exists=True,
+                direction="maximize",
+            )
+        except ValueError as error:  # e.g. an existing study with another direction
+            raise ZooError(f"cannot use study '{self.study_name}' in {self._storage_label()}: {error}") from error
+        fail_stale_trials(study)
+        n_existing = len(study.get_trials(deepcopy=False))
+        mix = n_existing
+        if self._explicit_storage:
+            mix += zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode())
+        self._sampler_seed = (int(self.seed) + mix) % 2**32
+        study.sampler = self._create_sampler(self.sampler)
+
+        if self.verbose > 0:
+            print(f"Sampler: {self.sampler} - Pruner: {self.pruner}")
+            print(f"Study '{self.study_name}' in {self._storage_label()}: {n_existing} trials so far")
+
+        if "command" not in study.user_attrs:
+            study.set_user_attr("command", " ".join(sys.orig_argv))
+            for key in sorted(self._hyperparams):
+                study.set_user_attr(key, str(self._hyperparams[key]))
+
+        try:
+            if self.max_total_trials is not None:
+                # As the zoo: RUNNING trials count, so N workers do not run max_total_trials + N trials
+                counted = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED]
+                if len(study.get_trials(deepcopy=False, states=counted)) < self.max_total_trials:
+                    study.optimize(
+                        self.objective,
+                        n_jobs=self.n_jobs,
+                        callbacks=[MaxTrialsCallback(self.max_total_trials, states=tuple(counted))],
+                        gc_after_trial=True,
+                        catch=(TrialOverCapError,),
+                    )
+                else:
+                    print(f"The study already has --max-total-trials={self.max_total_trials} trials: nothing to run")
+            else:
+                study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
+        except KeyboardInterrupt:
+            pass
+        # Clean up after workers that died (their trials would stay RUNNING until the next trial starts)
+        fail_stale_trials(study)
+        self._write_report(study)
+
+    def _storage_label(self) -> str:
+        return redact_url(self.storage) if self.storage else "memory"
+
+    def _write_report(self, study: optuna.Study) -> None:
+        trials = study.get_trials(deepcopy=False)
+        counts = {state.name: sum(1 for t in trials if t.state == state) for state in TrialState}
+        print("Number of finished trials: ", sum(1 for t in trials if t.state.is_finished()))
+        print("Trials by state: " + ", ".join(f"{name} {count}" for name, count in counts.items() if count))
+        try:
+            best = study.best_trial
+        except ValueError:
+            print("No completed trial yet: no best trial")
+        else:
+            print("Best trial:")
+            print("Value: ", best.value)
+            print("Params: ")
+            for key, value in best.params.items():
+                print(f"    {key}: {value}")
+            print("User Attributes: ")
+            for key, value in best.user_attrs.items():
+                print(f"    {key}: {value}")
+
+        report_name = (
+            f"report_{self.env_name}_{self.n_trials}-trials-{self.n_timesteps}-{self.sampler}-{self.pruner}_{int(time.time())}"
+        )
+        log_path = os.path.join(self.log_folder, self.algo, report_name)
+        if self.verbose:
+            print(f"Writing report to {log_path}")
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        study.trials_dataframe().to_csv(f"{log_path}.csv")
+        with open(f"{log_path}.pkl", "wb+") as file:
+            pkl.dump(study, file)
+
+        if self.no_optim_plots:
+            return
+        try:
+            from optuna.visualization import plot_optimization_history, plot_param_importances
+
+            plot_optimization_history(study).write_html(f"{log_path}_history.html")
+            plot_param_importances(study).write_html(f"{log_path}_importances.html")
+        except (ImportError, ValueError, RuntimeError, ZeroDivisionError):
+            pass  # plotly missing, or too few completed trials for importances

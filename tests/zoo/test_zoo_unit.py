@@ -1,0 +1,203 @@
+"""Fast, in-process tests of the zoo integration: registration, config file, Optuna sampler, CLI dispatcher."""
+
+from __future__ import annotations
+
+import re
+
+import optuna
+import pytest
+import yaml
+from stable_baselines3.common.env_util import make_vec_env
+from zoo_helpers import CONFIG
+
+from ppog_sb3 import PPOG
+from ppog_sb3.zoo import cli, convert_ppog_params, register, sample_ppog_params
+from ppog_sb3.zoo.exp_manager import (
+    PPOGExperimentManager,
+    default_storage_path,
+    default_study_name,
+    is_fast_path_atari,
+    redact_url,
+)
+from ppog_sb3.zoo.registry import parse_cli_value
+
+# Keys the zoo consumes itself (never passed to the model)
+ZOO_KEYS = {"n_envs", "n_timesteps", "frame_stack", "normalize", "env_wrapper", "env_kwargs", "policy_kwargs", "callback"}
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    register()
+    import rl_zoo3
+
+    return rl_zoo3
+
+
+def load_config() -> dict:
+    with open(CONFIG) as file:
+        return yaml.safe_load(file)
+
+
+# ---------------------------------------------------------------------- registration
+def test_register_fills_every_zoo_table(zoo):
+    import rl_zoo3.enjoy
+    import rl_zoo3.exp_manager
+    import rl_zoo3.hyperparams_opt
+    import rl_zoo3.train
+    import rl_zoo3.utils
+
+    for module in (zoo, rl_zoo3.utils, rl_zoo3.exp_manager, rl_zoo3.train, rl_zoo3.enjoy):
+        assert module.ALGOS["ppog"] is PPOG
+        assert module.ALGOS["ppo"].__name__ == "PPO"  # the zoo's own algorithms stay
+    assert rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["ppog"] is sample_ppog_params
+    assert rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["ppog"] is convert_ppog_params
+    for module in (rl_zoo3.exp_manager, rl_zoo3.train, rl_zoo3.enjoy):
+        assert module.ExperimentManager is PPOGExperimentManager
+    register()  # idempotent
+    assert rl_zoo3.exp_manager.ExperimentManager is PPOGExperimentManager
+
+
+def test_params_values_keep_schedule_strings(zoo):
+    assert parse_cli_value("lin_0.01") == "lin_0.01"
+    assert parse_cli_value("lin_1e-4") == "lin_1e-4"
+    assert parse_cli_value("CnnPolicy") == "CnnPolicy"
+    assert parse_cli_value("0.01") == 0.01
+    assert parse_cli_value("'0.01'") == "0.01"
+    assert parse_cli_value("dict(net_arch=[32])") == {"net_arch": [32]}
+    assert parse_cli_value("True") is True
+
+
+def test_fast_path_ids_and_default_storage():
+    assert is_fast_path_atari("ppog/SpaceInvaders-v5")
+    assert not is_fast_path_atari("SpaceInvadersNoFrameskip-v4")
+    assert not is_fast_path_atari("ALE/SpaceInvaders-v5")
+    assert default_study_name("ppog", "CartPole-v1") == "ppog-CartPole-v1"
+    assert default_storage_path("logs", "ppog", "ppog-CartPole-v1").as_posix() == "logs/ppog/optuna/ppog-CartPole-v1.db"
+    assert "secret" not in redact_url("postgresql://user:secret@host:5432/db")
+
+
+# ---------------------------------------------------------------------- config file
+def test_config_sections_and_comments():
+    config = load_config()
+    for section in ("default", "atari", "SpaceInvadersNoFrameskip-v4", "ppog/SpaceInvaders-v5", "CartPole-v1"):
+        assert section in config
+    atari = config["atari"]
+    assert atari["frame_stack"] == 4 and atari["policy"] == "CnnPolicy"
+    assert (atari["n_envs"], atari["n_steps"], atari["n_epochs"], atari["batch_size"]) == (8, 128, 4, 256)
+    assert (atari["learning_rate"], atari["clip_range"], atari["vf_coef"], atari["ent_coef"]) == (
+        "lin_2.5e-4",
+        "lin_0.1",
+        0.5,
+        0.01,
+    )
+    assert config["SpaceInvadersNoFrameskip-v4"] == atari
+    fast = config["ppog/SpaceInvaders-v5"]
+    assert "frame_stack" not in fast and "env_wrapper" not in fast, "the fast path is already preprocessed and stacked"
+    assert {k: v for k, v in atari.items() if k not in ("frame_stack", "env_wrapper")} == fast
+
+    # Every value has a reason comment
+    for number, line in enumerate(CONFIG.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if (
+            not stripped
+            or stripped.startswith("#")
+            or stripped.endswith(":")
+            or "&" in stripped
+            and stripped.endswith("-defaults")
+        ):
+            continue
+        assert re.search(r"\s#\s\S", line), f"{CONFIG.name}:{number} has no reason comment: {line!r}"
+
+
+@pytest.mark.parametrize("section", ["default", "atari", "SpaceInvadersNoFrameskip-v4", "ppog/SpaceInvaders-v5"])
+def test_config_sections_are_valid_ppog_arguments(section):
+    kwargs = {k: v for k, v in load_config()[section].items() if k not in ZOO_KEYS}
+    PPOG(env=None, _init_setup_model=False, **kwargs)  # PPOG's own argument checks (schedule strings included)
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"])
+def test_config_classic_control_builds_ppog(env_id):
+    section = load_config()[env_id]
+    kwargs = {k: v for k, v in section.items() if k not in ZOO_KEYS}
+    for key in ("learning_rate", "clip_range"):
+        value = kwargs.get(key)
+        if isinstance(value, str):  # the zoo turns these into schedules before PPOG sees them
+            kwargs[key] = float(value.split("_")[1])
+    if isinstance(section.get("policy_kwargs"), str):
+        kwargs["policy_kwargs"] = eval(section["policy_kwargs"])
+    env = make_vec_env(env_id, n_envs=section.get("n_envs", 1))
+    model = PPOG(env=env, **kwargs)
+    assert model.policy_loss == "ppog"
+    env.close()
+
+
+# ---------------------------------------------------------------------- Optuna sampler
+def test_sampler_gives_valid_ppog_kwargs_and_converter_agrees():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    env = make_vec_env("CartPole-v1", n_envs=2)
+    seen_losses = set()
+    for _ in range(25):
+        trial = study.ask()
+        kwargs = sample_ppog_params(trial, n_actions=0, n_envs=2, additional_args={})
+        assert 0 < kwargs["ent_coef_decay"] <= 1
+        assert 0 <= kwargs["ent_coef_min"] <= kwargs["ent_coef"]
+        assert kwargs["vf_learning_rate"] == pytest.approx(kwargs["learning_rate"] * trial.params["vf_lr_ratio"])
+        assert kwargs["batch_size"] <= kwargs["n_steps"] * 2
+        seen_losses.add(kwargs["policy_loss"])
+        PPOG("MlpPolicy", env, **kwargs)  # constructs without error
+        converted = convert_ppog_params(trial.params)
+        assert {k: v for k, v in converted.items() if k != "batch_size"} == {
+            k: v for k, v in kwargs.items() if k != "batch_size"
+        }
+        study.tell(trial, 1.0)
+    assert seen_losses == {"ppog", "clip"}
+    env.close()
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_fixed_params_pin_the_search_space():
+    sampler = optuna.samplers.PartialFixedSampler(
+        {"n_steps_pow": 6, "net_arch": "tiny", "policy_loss": "clip"}, optuna.samplers.RandomSampler(seed=1)
+    )
+    study = optuna.create_study(sampler=sampler)
+    trial = study.ask()
+    kwargs = sample_ppog_params(trial, 0, 1, {})
+    assert kwargs["n_steps"] == 64 and kwargs["policy_loss"] == "clip"
+    assert kwargs["policy_kwargs"]["net_arch"] == {"pi": [64], "vf": [64]}
+
+
+# ---------------------------------------------------------------------- CLI dispatcher
+def test_cli_usage_unknown_and_reserved_commands(capsys):
+    assert cli.main([]) == 2
+    assert "record_video" in capsys.readouterr().out
+    assert cli.main(["--help"]) == 0
+    assert cli.main(["compare"]) == 2
+    assert "reserved" in capsys.readouterr().err
+    assert cli.main(["nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown command 'nope'" in err
+
+
+def test_cli_extra_command_hook(capsys):
+    calls = []
+    cli.register_command("unit-test-cmd", lambda argv: calls.append(argv) or 3, "test")
+    try:
+        assert cli.main(["unit-test-cmd", "--x", "1"]) == 3
+        assert calls == [["--x", "1"]]
+        with pytest.raises(ValueError):
+            cli.register_command("unit-test-cmd", lambda argv: 0, "again")
+    finally:
+        cli.COMMANDS.pop("unit-test-cmd")
+
+
+def test_cli_errors_are_one_line(capsys):
+    def boom(argv):
+        raise RuntimeError("something\nwent wrong")
+
+    cli.register_command("unit-test-boom", boom, "test")
+    try:
+        assert cli.main(["unit-test-boom"]) == 1
+    finally:
+        cli.COMMANDS.pop("unit-test-boom")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: something went wrong" in err and "Traceback" not in err
