@@ -1,0 +1,91 @@
+"""Env-steps/s of Space Invaders: SB3's make_atari_env + VecFrameStack(4) (DummyVecEnv, SubprocVecEnv) vs the fast path.
+
+    python benchmarks/env_throughput.py                      # 8 envs, 3 rounds x 500 steps per path
+    python benchmarks/env_throughput.py --rounds 5 --steps 1000 --n-envs 8
+
+The three vec envs are built once and stepped with the same uniformly random actions in alternating rounds
+(Dummy, Subproc, fast, Dummy, ...), so slow drifts of a shared machine's load hit all three alike. An env-step is one
+agent step of one env (4 emulator frames). The summary uses each path's total steps / total time over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def _make_sb3_base_env(env_id: str, **kwargs):
+    """``gym.make`` for SB3's make_atari_env, importable in SubprocVecEnv workers (which have not imported ale_py)."""
+    import ale_py
+    import gymnasium as gym
+
+    gym.register_envs(ale_py)
+    return gym.make(env_id, **kwargs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", default="SpaceInvaders", help="ALE game (default: SpaceInvaders)")
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=500, help="vec-env steps per path per round (x n_envs env-steps)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--num-threads", type=int, default=None, help="C++ worker threads of the fast path")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
+
+    from ppog_sb3.envs import make_atari_vec_env, resolve_game
+    from ppog_sb3.envs.games import rom_id_to_name
+
+    sb3_id = f"{rom_id_to_name(resolve_game(args.game))}NoFrameskip-v4"
+    sb3_env = functools.partial(_make_sb3_base_env, sb3_id)
+    n, seed = args.n_envs, args.seed
+    venvs = {
+        "sb3-dummy": VecFrameStack(make_atari_env(sb3_env, n_envs=n, seed=seed, vec_env_cls=DummyVecEnv), 4),
+        "sb3-subproc": VecFrameStack(make_atari_env(sb3_env, n_envs=n, seed=seed, vec_env_cls=SubprocVecEnv), 4),
+        "fast": make_atari_vec_env(args.game, n_envs=args.n_envs, seed=args.seed, num_threads=args.num_threads),
+    }
+    n_actions = venvs["fast"].action_space.n
+    rng = np.random.default_rng(args.seed)
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"{args.game}, {args.n_envs} envs, {args.rounds} rounds x {args.steps} steps per path"
+    )
+    for venv in venvs.values():  # warm-up: reset and a few steps (also starts the subprocesses' envs)
+        venv.reset()
+        for _ in range(20):
+            venv.step(rng.integers(0, n_actions, args.n_envs))
+
+    times = {name: [] for name in venvs}
+    for round_ in range(args.rounds):
+        actions = rng.integers(0, n_actions, size=(args.steps, args.n_envs))
+        line = []
+        for name, venv in venvs.items():
+            start = time.perf_counter()
+            for a in actions:
+                venv.step(a)
+            elapsed = time.perf_counter() - start
+            times[name].append(elapsed)
+            line.append(f"{name} {args.steps * args.n_envs / elapsed:8.0f}")
+        print(f"round {round_ + 1}: " + "  ".join(line) + "  env-steps/s")
+
+    rate = {name: args.rounds * args.steps * args.n_envs / sum(t) for name, t in times.items()}
+    print()
+    for name, value in rate.items():
+        print(f"{name:12s} {value:8.0f} env-steps/s")
+    print(f"fast / sb3-dummy   = {rate['fast'] / rate['sb3-dummy']:.2f}x")
+    print(f"fast / sb3-subproc = {rate['fast'] / rate['sb3-subproc']:.2f}x")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    for venv in venvs.values():
+        venv.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Gymnasium plugin of ppog_sb3: ``ppog/<Game>-v5`` Atari ids and a fast SB3 ``VecEnv`` over ale-py's C++ vector env.
+
+from ppog_sb3.envs import make_atari_vec_env, register_envs
+register_envs()                                    # idempotent; ``import ppog_sb3`` calls it
+venv = make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)   # SB3 VecEnv, (8, 4, 84, 84) uint8
+env = gym.make("ppog/SpaceInvaders-v5")            # one env, same preprocessing (SB3's wrappers)
+
+This package imports nothing else from ``ppog_sb3``. The heavy parts (SB3, the C++ env) are imported lazily, on
+first use of ``make_atari_vec_env`` / ``AtariVecEnv`` / ``PreprocessedAtariEnv``, so registering stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ppog_sb3.envs.games import list_games, resolve_game
+from ppog_sb3.envs.registration import env_id, register_envs
+
+if TYPE_CHECKING:
+    from ppog_sb3.envs.atari_env import AtariGameMonitor, PreprocessedAtariEnv
+    from ppog_sb3.envs.atari_vec_env import AtariVecEnv, make_atari_vec_env
+
+__all__ = [
+    "AtariGameMonitor",
+    "AtariVecEnv",
+    "PreprocessedAtariEnv",
+    "env_id",
+    "list_games",
+    "make_atari_vec_env",
+    "register_envs",
+    "resolve_game",
+]
+
+_LAZY = {
+    "AtariVecEnv": "ppog_sb3.envs.atari_vec_env",
+    "make_atari_vec_env": "ppog_sb3.envs.atari_vec_env",
+    "PreprocessedAtariEnv": "ppog_sb3.envs.atari_env",
+    "AtariGameMonitor": "ppog_sb3.envs.atari_env",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ppog_sb3.envs' has no attribute {name!r}")

@@ -1,0 +1,197 @@
+"""Single-env ``entry_point`` of the ``ppog/<Game>-v5`` ids: one ALE env with the vector path's preprocessing.
+
+``gym.make("ppog/SpaceInvaders-v5")`` builds::
+
+    ale_py AtariEnv(frameskip=1, repeat_action_probability=0, minimal action set, 108,000-frame game limit)
+    -> _GameScoreTracker           # raw reward summed over the whole game (all lives)
+    -> NoopResetEnv(30)            # SB3's atari_wrappers, in AtariWrapper's order
+    -> MaxAndSkipEnv(4)
+    -> EpisodicLifeEnv             # if terminal_on_life_loss
+    -> FireResetEnv                # if use_fire_reset and the game has FIRE
+    -> WarpFrame(84)
+    -> ClipRewardEnv               # if clip_reward
+    -> FrameStackObservation(4, padding_type="zero") + reshape to channel-first (4, 84, 84)
+    -> AtariGameMonitor            # game-level info["episode"], like the vector path
+
+i.e. exactly SB3's ``make_atari_env(...)`` + ``VecFrameStack(4)`` observations (channel-first instead of
+channels-last), with the vector path's episode statistics: ``info["episode"]`` only at game end, ``r`` = unclipped
+game score, ``l`` = agent steps; ``info["raw_reward"]`` = unclipped reward since the previous agent step. The
+differences between this and the fast vector path are those listed in ``ppog_sb3.envs.atari_vec_env`` (this env is
+the SB3 reference side of each).
+
+``AtariGameMonitor`` subclasses SB3's ``Monitor`` so that ``PPO("CnnPolicy", env)`` and ``evaluate_policy`` see the
+env as monitored and use its game-level statistics. Wrapping it in another ``Monitor`` (as SB3's ``make_vec_env``
+and rl-zoo always do) replaces them by per-life, clipped-reward statistics: with those, build the envs with
+``make_atari_vec_env`` or ``DummyVecEnv([lambda: gym.make(id)] * n)``.
+
+``gym.make(id, max_episode_steps=N)`` is consumed by gymnasium (it adds a ``TimeLimit`` that restarts at every life
+loss); the game-level limit of this env is ``gym.make(id, max_game_steps=N)`` (agent steps).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+from gymnasium.wrappers import FrameStackObservation, ReshapeObservation
+from stable_baselines3.common.atari_wrappers import (
+    ClipRewardEnv,
+    EpisodicLifeEnv,
+    FireResetEnv,
+    MaxAndSkipEnv,
+    NoopResetEnv,
+    WarpFrame,
+)
+from stable_baselines3.common.monitor import Monitor
+
+from ppog_sb3.envs.options import DEFAULT_MAX_EPISODE_STEPS, AtariOptions, check_render_mode, make_options
+
+__all__ = ["AtariGameMonitor", "PreprocessedAtariEnv"]
+
+
+class _GameScoreTracker(gym.Wrapper):
+    """Innermost wrapper: sums the raw reward of every frame of the current game and counts agent steps.
+
+    Only a real game reset reaches its ``reset()`` (``EpisodicLifeEnv`` steps instead of resetting after a life loss),
+    so ``score`` covers all lives, including the frames played inside the wrappers' resets (no-ops, FIRE).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.score = 0.0
+        self.agent_steps = 0  # incremented by AtariGameMonitor, the outermost wrapper
+        self.game_over = False
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self.score = 0.0
+        self.agent_steps = 0
+        self.game_over = False
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.score += float(reward)
+        if terminated or truncated:
+            self.game_over = True
+            info["game_over"] = True
+        return obs, reward, terminated, truncated, info
+
+
+class AtariGameMonitor(Monitor):
+    """Outermost wrapper: ``info["episode"]`` once per *game* (unclipped score over all lives, agent steps).
+
+    A ``Monitor`` subclass, so SB3 does not add its own (per-life) ``Monitor`` on top; ``filename`` writes the usual
+    monitor CSV, one row per game.
+    """
+
+    def __init__(self, env: gym.Env, tracker: _GameScoreTracker, filename: str | None = None) -> None:
+        super().__init__(env, filename=filename, allow_early_resets=True)
+        self._tracker = tracker
+        self._seen_score = 0.0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self.needs_reset = False
+        obs, info = self.env.reset(**kwargs)
+        if self._tracker.agent_steps == 0:  # a new game (not the hidden steps EpisodicLifeEnv plays after a life loss)
+            self._seen_score = 0.0  # rewards of the reset frames go into the next step's raw_reward: they sum to "r"
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self.needs_reset:
+            raise RuntimeError("Tried to step environment that needs reset")
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        tracker = self._tracker
+        tracker.agent_steps += 1
+        self.total_steps += 1
+        info["raw_reward"] = tracker.score - self._seen_score
+        self._seen_score = tracker.score
+        if terminated or truncated:
+            self.needs_reset = True
+        if info.pop("game_over", False) or tracker.game_over:
+            ep_info = {
+                "r": round(tracker.score, 6),
+                "l": tracker.agent_steps,
+                "t": round(time.time() - self.t_start, 6),
+            }
+            self.episode_returns.append(tracker.score)
+            self.episode_lengths.append(tracker.agent_steps)
+            self.episode_times.append(time.time() - self.t_start)
+            if self.results_writer:
+                self.results_writer.write_row(ep_info)
+            info["episode"] = ep_info
+            tracker.game_over = False  # report each game once
+        return obs, reward, terminated, truncated, info
+
+
+class PreprocessedAtariEnv(gym.Wrapper):
+    """One ALE game with SB3 ``AtariWrapper`` + 4-frame-stack preprocessing, channel-first (see the module docstring).
+
+    Options: those of ``ppog_sb3.envs.make_atari_vec_env`` (same names, same defaults), with ``max_game_steps`` for its
+    ``max_episode_steps`` (gymnasium's ``make`` takes that name for itself), ``render_mode`` (``None``,
+    ``"rgb_array"``, ``"human"``: full-resolution ALE rendering) and ``monitor_file`` (a monitor CSV path).
+    """
+
+    def __init__(
+        self,
+        game: str = "SpaceInvaders",
+        *,
+        frame_skip: int = 4,
+        frame_stack: int = 4,
+        screen_size: int = 84,
+        noop_max: int = 30,
+        terminal_on_life_loss: bool = True,
+        clip_reward: bool = True,
+        repeat_action_probability: float | None = None,
+        action_repeat_probability: float | None = None,
+        max_game_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
+        full_action_space: bool = False,
+        use_fire_reset: bool = True,
+        render_mode: str | None = None,
+        monitor_file: str | None = None,
+    ) -> None:
+        from ale_py.env import AtariEnv
+
+        options: AtariOptions = make_options(
+            game,
+            frame_skip=frame_skip,
+            frame_stack=frame_stack,
+            screen_size=screen_size,
+            noop_max=noop_max,
+            terminal_on_life_loss=terminal_on_life_loss,
+            clip_reward=clip_reward,
+            repeat_action_probability=repeat_action_probability,
+            action_repeat_probability=action_repeat_probability,
+            max_episode_steps=max_game_steps,
+            full_action_space=full_action_space,
+            use_fire_reset=use_fire_reset,
+        )
+        self.options = options
+        env: gym.Env = AtariEnv(
+            game=options.game,
+            frameskip=1,
+            repeat_action_probability=options.repeat_action_probability,
+            full_action_space=options.full_action_space,
+            max_num_frames_per_episode=options.max_num_frames_per_episode,
+            render_mode=check_render_mode(render_mode, vector=False),
+        )
+        tracker = _GameScoreTracker(env)
+        env = tracker
+        if options.noop_max > 0:
+            env = NoopResetEnv(env, noop_max=options.noop_max)
+        if options.frame_skip > 1:
+            env = MaxAndSkipEnv(env, skip=options.frame_skip)
+        if options.terminal_on_life_loss:
+            env = EpisodicLifeEnv(env)
+        if options.use_fire_reset and "FIRE" in env.unwrapped.get_action_meanings():
+            env = FireResetEnv(env)
+        env = WarpFrame(env, width=options.screen_size, height=options.screen_size)
+        if options.clip_reward:
+            env = ClipRewardEnv(env)
+        env = FrameStackObservation(env, options.frame_stack, padding_type="zero")
+        env = ReshapeObservation(env, (options.frame_stack, options.screen_size, options.screen_size))
+        env = AtariGameMonitor(env, tracker, filename=monitor_file)
+        super().__init__(env)
+
+    def get_action_meanings(self) -> list[str]:
+        return self.env.unwrapped.get_action_meanings()

@@ -1,0 +1,428 @@
+"""Fast vectorized Atari for SB3: ale-py's C++ ``AtariVectorEnv`` behind a real ``stable_baselines3`` ``VecEnv``.
+
+``make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)`` gives channel-first ``uint8`` observations of shape
+``(n_envs, 4, 84, 84)`` that SB3's ``CnnPolicy`` takes as they are (no ``VecTransposeImage``), with the preprocessing
+of SB3's ``make_atari_env(...)`` (``AtariWrapper``) + ``VecFrameStack(n_stack=4)`` done in C++ threads: grey 84x84
+frames (``cv2.INTER_AREA`` resize), frame skip 4 with a max-pool over the last 2 frames, up to 30 no-ops and FIRE on
+reset, sign-clipped training rewards, ``done`` on every life loss, no sticky actions, minimal action set, and a
+game-level time limit of 27,000 agent steps (108,000 frames, the limit ale-py 0.12 sets on ``NoFrameskip-v4``).
+
+How the adapter drives the C++ env (all checked on ale-py 0.12.1, see ``tests/envs``):
+
+* ``AtariVectorEnv(reward_clipping=False, life_loss_info=False, episodic_life=False, autoreset_mode="SameStep")``:
+  the C++ env reports ``terminated``/``truncated`` only when the *game* ends (game over, or the frame limit), and then
+  resets that env in the same step, returning the new game's first observation and the last one in
+  ``info["final_obs"]`` (which holds stale data for the envs that did not reset).
+* Life losses are found in Python, exactly as SB3's ``EpisodicLifeEnv`` does: ``0 < lives < lives_before``. (ale-py's
+  ``life_loss_info=True`` also flags them, but then a life loss and a game over both read ``terminated=True``; keeping
+  the C++ flags for game ends only makes the two unambiguous.) A life loss is returned as ``done=True`` with
+  ``terminal_observation`` and without ``"episode"``; the game goes on, as with ``EpisodicLifeEnv``.
+* Rewards come unclipped from C++; the adapter clips them with ``np.sign`` for training (``clip_reward=True``), keeps
+  the raw one in ``info["raw_reward"]`` and sums it into the episode statistics.
+* ``info["episode"] = {"r", "l", "t"}`` (what SB3's ``ep_info_buffer`` reads) is emitted only when the game ends:
+  ``r`` = the real game score (unclipped, all lives), ``l`` = agent steps in the game, ``t`` = seconds since the env was
+  built. ``info["TimeLimit.truncated"]`` is set on every done (True only for the game-level time limit), so SB3
+  bootstraps truncated games.
+
+Differences from SB3's ``make_atari_env(env_id) + VecFrameStack(n_stack=4)`` that remain (defaults):
+
+1. Episode statistics: SB3's ``Monitor`` sits below ``AtariWrapper`` and counts ``l`` in emulator *frames* (including
+   the reset no-ops and FIRE frames); here ``l`` counts agent steps. ``r`` is the same game score in both.
+2. Grey-scaling: ALE converts each frame with its palette's luminance and the max-pool is taken over the two grey
+   frames; SB3 max-pools the RGB frames, then converts with ``cv2.cvtColor(RGB2GRAY)``. Measured on Space Invaders
+   (ale-py 0.12.1, same emulator states, ``test_frames_match_sb3_pipeline``): pixel-identical frames and identical
+   rewards. They can only differ on a pixel where two different non-black colours alternate between the two pooled
+   frames.
+3. Reset no-ops: ale-py draws ``n`` uniformly in ``[0, noop_max - 1]`` and, for games with FIRE, presses FIRE for one
+   frame followed by ``max(n - 1, 0)`` no-op frames (measured: 1..29 frames with the defaults); SB3 does
+   ``1..noop_max`` no-op frames, then FIRE for one agent step (``frame_skip`` frames) and action 2 for one more step.
+   With ``noop_max=0`` and ``use_fire_reset=False`` the fast path starts from the bare ``reset_game()`` state.
+4. After a life loss SB3 (``EpisodicLifeEnv`` + ``FireResetEnv``) plays a hidden no-op step, FIRE step and action-2
+   step before the next observation; here the game just goes on from the life-loss frame (FIRE is pressed only at a
+   game reset). For games that need FIRE to relaunch (Breakout) the agent must learn to press it; Space Invaders does
+   not need it.
+5. Frame stack after a life loss: like ``VecFrameStack`` the adapter zero-pads the stack after every ``done``
+   (observation ``[0, 0, 0, f]``, then ``[0, 0, f, f']``...), but ``f`` is the life-loss frame itself (see 4).
+6. Time limit: counted in agent steps from the end of the reset no-ops (C++), vs ALE's episode frame counter from
+   ``reset_game()`` (including the no-op/FIRE frames) in the SB3 pipeline: the limit can land up to
+   ``(noop_max + 2 * frame_skip) / frame_skip`` agent steps later here.
+7. Sticky actions (``repeat_action_probability > 0``, off by default) are ALE's per-frame stickiness, not SB3's
+   per-agent-step ``StickyActionEnv``.
+8. Seeding: ``seed(s)`` seeds env ``i`` with ``(s + i) mod 2**31`` (the C++ API takes a non-negative C int); it seeds
+   the no-op draw and the ALE system RNG, not numpy's RNG, so the random streams differ from SB3's for the same seed.
+9. ``render()`` / ``get_images()`` show the 84x84 grey agent view as RGB: ale-py's C++ vector env exposes no
+   full-resolution screen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+from ppog_sb3.envs.options import AtariOptions, check_int, check_render_mode, make_options
+
+__all__ = ["AtariVecEnv", "make_atari_vec_env", "make_vector_env"]
+
+_SEED_MODULUS = 2**31  # the C++ reset takes non-negative C ints (-1 means "keep the current RNG")
+_NO_BOUNDARY = np.iinfo(np.int64).max // 2
+
+
+class AtariVecEnv(VecEnv):
+    """SB3 ``VecEnv`` over ale-py's C++ ``AtariVectorEnv``; build it with ``make_atari_vec_env``.
+
+    Per step, ``infos[i]`` holds ``"lives"`` and ``"raw_reward"`` (the unclipped reward of that step); on a done also
+    ``"terminal_observation"`` and ``"TimeLimit.truncated"``; at the end of a game also ``"episode"``.
+
+    ``get_attr`` answers the preprocessing options (``"game"``, ``"frame_skip"``...), ``"render_mode"``,
+    ``"observation_space"``/``"action_space"`` (per env) and ``"lives"``; ``env_method`` answers
+    ``"get_action_meanings"`` and ``"get_wrapper_attr"``. ``set_attr`` raises: every option is fixed when the C++
+    env is built.
+
+    ``env_is_wrapped(Monitor)`` is True: the adapter already emits Monitor-style game-level ``info["episode"]``, so
+    ``evaluate_policy`` reads real game scores from it, and SB3's ``VecMonitor`` warns when wrapped around it. Do not
+    wrap it in ``VecMonitor``: that would replace the game-level episode info by per-life, clipped-reward statistics
+    (every life loss is a ``done``). The adapter's ``info["episode"]`` is the authoritative one.
+    """
+
+    def __init__(
+        self,
+        options: AtariOptions,
+        n_envs: int,
+        *,
+        num_threads: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        import ale_py
+        from ale_py.vector_env import AtariVectorEnv
+
+        n_envs = check_int("n_envs", n_envs, 1)
+        num_threads = check_int("num_threads", num_threads, 1, allow_none=True)
+        self.options = options
+        self.render_mode = check_render_mode(render_mode, vector=True)
+        self._closed = True  # until the C++ env exists
+        self._vec = AtariVectorEnv(
+            options.game,
+            n_envs,
+            num_threads=num_threads or 0,  # 0: min(n_envs, hardware threads)
+            max_num_frames_per_episode=options.max_num_frames_per_episode,
+            repeat_action_probability=options.repeat_action_probability,
+            full_action_space=options.full_action_space,
+            autoreset_mode="SameStep",
+            img_height=options.screen_size,
+            img_width=options.screen_size,
+            grayscale=True,
+            stack_num=options.frame_stack,
+            frameskip=options.frame_skip,
+            maxpool=True,
+            noop_max=options.noop_max,
+            episodic_life=False,
+            life_loss_info=False,
+            reward_clipping=False,
+            use_fire_reset=options.use_fire_reset,
+        )
+        self._ale = self._vec.ale
+        self._closed = False
+        # Same spelling as ale_py.env.AtariEnv.get_action_meanings(): the ale_py.Action member names.
+        names = {action: name for name, action in ale_py.Action.__members__.items()}
+        self._action_meanings = [names[a] for a in self._ale.get_action_set()]
+        self.num_threads = num_threads
+        single_obs_space = spaces.Box(0, 255, (options.frame_stack, options.screen_size, options.screen_size), dtype=np.uint8)
+        single_action_space = spaces.Discrete(len(self._action_meanings))
+        self._paddle_strength = np.ones(n_envs, dtype=np.float32)
+        self._actions: np.ndarray | None = None
+        self._obs: np.ndarray | None = None
+        self._lives = np.zeros(n_envs, dtype=np.int64)
+        self._returns = np.zeros(n_envs, dtype=np.float64)
+        self._lengths = np.zeros(n_envs, dtype=np.int64)
+        # Agent steps since the last life-loss "done" (for the VecFrameStack-like zero padding); _NO_BOUNDARY when the
+        # C++ stack itself was cleared (game reset).
+        self._since_boundary = np.full(n_envs, _NO_BOUNDARY, dtype=np.int64)
+        self.t_start = time.time()
+        super().__init__(n_envs, single_obs_space, single_action_space)
+        # gymnasium.make_vec() reads this; SB3 VecEnvs reset a finished env inside the same step.
+        self.metadata["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
+
+    # ------------------------------------------------------------------ gymnasium-vector-style aliases
+    @property
+    def single_observation_space(self) -> spaces.Box:
+        return self.observation_space
+
+    @property
+    def single_action_space(self) -> spaces.Discrete:
+        return self.action_space
+
+    # ------------------------------------------------------------------ core VecEnv API
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("AtariVecEnv is closed; create a new one with make_atari_vec_env(...)")
+
+    def reset(self) -> VecEnvObs:
+        self._check_open()
+        if any(self._options):
+            raise ValueError(
+                f"reset options {self._options!r} are not supported by AtariVecEnv (ale-py's C++ env takes none); "
+                "allowed values: no options (set_options(None))"
+            )
+        if self._actions is not None:  # a step_async is pending: collect it so the C++ queue stays consistent
+            self._ale.recv()
+            self._actions = None
+        seeds = np.array([-1 if s is None else int(s) % _SEED_MODULUS for s in self._seeds], dtype=np.int64)
+        obs, info = self._ale.reset(np.arange(self.num_envs), seeds)
+        self._reset_seeds()
+        self._reset_options()
+        self._lives = np.asarray(info["lives"], dtype=np.int64).copy()
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+        self._since_boundary[:] = _NO_BOUNDARY
+        self.reset_infos = [{"lives": int(lives)} for lives in self._lives]
+        self._obs = obs
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._check_open()
+        if self._actions is not None:
+            raise RuntimeError("step_async() called twice without step_wait()")
+        if self._obs is None:
+            raise RuntimeError("AtariVecEnv: call reset() before stepping")
+        actions = np.asarray(actions)
+        if actions.size != self.num_envs or not np.issubdtype(actions.dtype, np.integer):
+            if actions.size == self.num_envs and np.issubdtype(actions.dtype, np.floating) and np.all(actions % 1 == 0):
+                actions = actions.astype(np.int64)
+            else:
+                raise ValueError(
+                    f"actions={actions!r} is not allowed; allowed values: {self.num_envs} integers "
+                    f"in [0, {self.action_space.n - 1}]"
+                )
+        actions = actions.reshape(self.num_envs).astype(np.int64, copy=False)
+        if actions.min() < 0 or actions.max() >= self.action_space.n:
+            # Checked here: an out-of-range action makes the C++ worker throw and recv() would wait forever.
+            raise ValueError(
+                f"actions={actions.tolist()} is not allowed; allowed values: integers in [0, {self.action_space.n - 1}]"
+            )
+        self._ale.send(actions, self._paddle_strength)
+        self._actions = actions
+
+    def step_wait(self) -> VecEnvStepReturn:
+        self._check_open()
+        if self._actions is None:
+            raise RuntimeError("step_wait() called without step_async()")
+        obs, raw, c_terminated, c_truncated, c_info = self._ale.recv()
+        self._actions = None
+        n_stack = self.options.frame_stack
+
+        raw_rewards = np.asarray(raw, dtype=np.float32)
+        lives = np.asarray(c_info["lives"], dtype=np.int64)
+        game_over = np.logical_or(c_terminated, c_truncated)  # the C++ env reset these envs in this very step
+        if self.options.terminal_on_life_loss:
+            life_loss = ~game_over & (lives < self._lives) & (lives > 0)
+        else:
+            life_loss = np.zeros(self.num_envs, dtype=bool)
+        dones = game_over | life_loss
+        self._returns += raw_rewards
+        self._lengths += 1
+        rewards = np.sign(raw_rewards) if self.options.clip_reward else raw_rewards.copy()
+
+        # VecFrameStack-like zero padding after a life-loss done: keep only the frames since that boundary.
+        if n_stack > 1:
+            self._since_boundary += 1
+            for i in np.flatnonzero(self._since_boundary < n_stack - 1):
+                if not game_over[i]:
+                    obs[i, : n_stack - 1 - self._since_boundary[i]] = 0
+
+        infos: list[dict[str, Any]] = [
+            {"lives": int(lives[i]), "raw_reward": float(raw_rewards[i])} for i in range(self.num_envs)
+        ]
+        for i in np.flatnonzero(dones):
+            info = infos[i]
+            if game_over[i]:
+                terminal_obs = np.array(c_info["final_obs"][i])
+                if self._since_boundary[i] < n_stack - 1:
+                    terminal_obs[: n_stack - 1 - self._since_boundary[i]] = 0
+                info["terminal_observation"] = terminal_obs
+                info["TimeLimit.truncated"] = bool(c_truncated[i] and not c_terminated[i])
+                info["episode"] = {
+                    "r": round(float(self._returns[i]), 6),
+                    "l": int(self._lengths[i]),
+                    "t": round(time.time() - self.t_start, 6),
+                }
+                self._returns[i] = 0.0
+                self._lengths[i] = 0
+                self._since_boundary[i] = _NO_BOUNDARY
+            else:
+                info["terminal_observation"] = obs[i].copy()
+                info["TimeLimit.truncated"] = False
+                obs[i, : n_stack - 1] = 0
+                self._since_boundary[i] = 0
+        self._lives = lives.copy()
+        self._obs = obs
+        return obs, rewards, dones, infos
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._actions is not None:
+            self._ale.recv()
+            self._actions = None
+        self._closed = True
+        # The C++ vectorizer joins its worker threads in its destructor.
+        del self._ale
+        del self._vec
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Seed env ``i`` with ``seed + i`` at the next ``reset()`` (SB3 convention); see the module docstring, 8."""
+        if seed is not None:
+            seed = check_int("seed", seed, 0)
+        return super().seed(seed)
+
+    # ------------------------------------------------------------------ rendering
+    def get_images(self) -> Sequence[np.ndarray]:
+        """The newest frame of each env's observation, as ``(screen_size, screen_size, 3)`` uint8 grey RGB.
+
+        ale-py's C++ ``AtariVectorEnv`` exposes no full-resolution screen, so this is the agent's view.
+        """
+        self._check_open()
+        if self._obs is None:
+            raise RuntimeError("AtariVecEnv: call reset() before get_images()/render()")
+        return [np.repeat(frame[-1][:, :, None], 3, axis=2) for frame in self._obs]
+
+    def render(self, mode: str | None = None) -> np.ndarray | None:
+        if mode not in (None, "rgb_array", "human"):
+            check_render_mode(mode, vector=True)
+        return super().render(mode)
+
+    # ------------------------------------------------------------------ attributes
+    def _attributes(self, index: int) -> dict[str, Any]:
+        attrs = {name: getattr(self.options, name) for name in AtariOptions.__dataclass_fields__}
+        attrs.update(
+            render_mode=self.render_mode,
+            observation_space=self.observation_space,
+            action_space=self.action_space,
+            lives=int(self._lives[index]),
+            num_threads=self.num_threads,
+        )
+        return attrs
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        values = []
+        for i in self._get_indices(indices):
+            attrs = self._attributes(i)
+            if attr_name not in attrs:
+                raise AttributeError(
+                    f"AtariVecEnv has no per-env attribute {attr_name!r} (the sub-envs live in ale-py's C++ "
+                    f"AtariVectorEnv); available: {sorted(attrs)}"
+                )
+            values.append(attrs[attr_name])
+        return values
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        raise AttributeError(
+            f"AtariVecEnv cannot set {attr_name!r}: the sub-envs live in ale-py's C++ AtariVectorEnv, whose options "
+            f"are fixed when it is built; create a new env with make_atari_vec_env(..., {attr_name}=...) instead"
+        )
+
+    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
+        indices = list(self._get_indices(indices))
+        if method_name == "get_action_meanings":
+            return [list(self._action_meanings) for _ in indices]
+        if method_name == "get_wrapper_attr":
+            return self.get_attr(*method_args, indices=indices, **method_kwargs)
+        raise AttributeError(
+            f"AtariVecEnv cannot call {method_name!r} on its sub-envs (they live in ale-py's C++ AtariVectorEnv); "
+            "supported methods: ['get_action_meanings', 'get_wrapper_attr']"
+        )
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        # The adapter does the Monitor's job (game-level info["episode"]); see the class docstring.
+        wrapped = isinstance(wrapper_class, type) and issubclass(Monitor, wrapper_class)
+        return [wrapped for _ in self._get_indices(indices)]
+
+    def __repr__(self) -> str:
+        return f"AtariVecEnv(game={self.options.game!r}, n_envs={self.num_envs}, options={self.options})"
+
+
+def make_atari_vec_env(
+    game: str = "SpaceInvaders",
+    n_envs: int = 8,
+    seed: int | None = None,
+    *,
+    frame_skip: int = 4,
+    frame_stack: int = 4,
+    screen_size: int = 84,
+    noop_max: int = 30,
+    terminal_on_life_loss: bool = True,
+    clip_reward: bool = True,
+    repeat_action_probability: float | None = None,
+    action_repeat_probability: float | None = None,
+    max_episode_steps: int | None = 27_000,
+    full_action_space: bool = False,
+    use_fire_reset: bool = True,
+    num_threads: int | None = None,
+    render_mode: str | None = None,
+) -> AtariVecEnv:
+    """Build the fast SB3 ``VecEnv`` for an ALE game (see the module docstring for what it does and how it differs).
+
+    :param game: ALE game, e.g. ``"SpaceInvaders"`` or ``"space_invaders"`` (list: ``ppog_sb3.envs.list_games()``).
+    :param n_envs: number of emulators (>= 1).
+    :param seed: env ``i`` is seeded with ``seed + i`` at the first ``reset()`` (None: random).
+    :param frame_skip: agent step = ``frame_skip`` frames with the same action, max-pooled over the last 2.
+    :param frame_stack: frames stacked on the channel axis (``VecFrameStack``'s ``n_stack``).
+    :param screen_size: side of the square grey frame.
+    :param noop_max: up to this many no-op frames at each game reset (ale-py's draw: module docstring, 3).
+    :param terminal_on_life_loss: ``done=True`` at each life loss (the game goes on).
+    :param clip_reward: train on ``sign(reward)``; episode statistics always use the raw reward.
+    :param repeat_action_probability: ALE's sticky-action probability (default 0); ``action_repeat_probability``
+        (SB3 ``AtariWrapper``'s name) is an alias.
+    :param max_episode_steps: game-level time limit in agent steps (27,000 = 108,000 frames; None: none).
+    :param full_action_space: use all 18 actions instead of the game's minimal set.
+    :param use_fire_reset: press FIRE at each game reset for games that have it.
+    :param num_threads: C++ worker threads (None: ``min(n_envs, hardware threads)``).
+    :param render_mode: None or ``"rgb_array"`` (the grey agent view, see ``AtariVecEnv.get_images``).
+    """
+    options = make_options(
+        game,
+        frame_skip=frame_skip,
+        frame_stack=frame_stack,
+        screen_size=screen_size,
+        noop_max=noop_max,
+        terminal_on_life_loss=terminal_on_life_loss,
+        clip_reward=clip_reward,
+        repeat_action_probability=repeat_action_probability,
+        action_repeat_probability=action_repeat_probability,
+        max_episode_steps=max_episode_steps,
+        full_action_space=full_action_space,
+        use_fire_reset=use_fire_reset,
+    )
+    n_envs = check_int("n_envs", n_envs, 1)
+    if seed is not None:
+        seed = check_int("seed", seed, 0)
+    venv = AtariVecEnv(options, n_envs, num_threads=num_threads, render_mode=render_mode)
+    if seed is not None:
+        venv.seed(seed)
+    return venv
+
+
+def make_vector_env(num_envs: int = 1, game: str = "SpaceInvaders", **kwargs: Any) -> AtariVecEnv:
+    """``vector_entry_point`` of the ``ppog/<Game>-v5`` ids: ``gym.make_vec(id, num_envs=8, **kwargs)``.
+
+    Returns the SB3 ``AtariVecEnv`` (SB3's ``VecEnv`` API: ``step()`` returns ``obs, rewards, dones, infos``), not a
+    gymnasium ``VectorEnv``; ``kwargs`` are those of ``make_atari_vec_env`` (``seed`` included; ``max_game_steps``, the
+    single env's name for the game-level limit, is accepted for ``max_episode_steps``).
+    For a gymnasium-API vector env use ``gym.make_vec(id, num_envs, vectorization_mode="sync")``.
+    """
+    if "n_envs" in kwargs:
+        raise ValueError(f"n_envs={kwargs['n_envs']!r} is not allowed here; allowed values: pass num_envs= instead")
+    if "max_game_steps" in kwargs:  # the single env's name for it (gym.make() keeps max_episode_steps for itself)
+        if "max_episode_steps" in kwargs and kwargs["max_episode_steps"] != kwargs["max_game_steps"]:
+            raise ValueError(
+                f"max_game_steps={kwargs['max_game_steps']!r} conflicts with max_episode_steps="
+                f"{kwargs['max_episode_steps']!r}; allowed values: give one of them (they are the same option)"
+            )
+        kwargs["max_episode_steps"] = kwargs.pop("max_game_steps")
+    return make_atari_vec_env(game, n_envs=num_envs, **kwargs)
