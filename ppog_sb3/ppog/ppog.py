@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import pathlib
 import random
 import warnings
+import zipfile
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -219,6 +222,9 @@ class PPOG(OnPolicyAlgorithm):
         # Number of train() calls, one per rollout ("updates" in the course code). SB3's _n_updates counts
         # epochs instead. The entropy decay is a closed form of this counter, so saving it is enough to resume.
         self._n_train_updates = 0
+        # Checkpoint state (not pickled): whether collect_rollouts is running, and a partial rollout to continue
+        self._rollout_in_progress = False
+        self._resume_rollout: dict[str, Any] | None = None
 
         if _init_setup_model:
             self._setup_model()
@@ -251,6 +257,15 @@ class PPOG(OnPolicyAlgorithm):
             self.lr_schedule if self.vf_learning_rate is None else parse_schedule(self.vf_learning_rate, "vf_learning_rate")
         )
         self._build_optimizer()
+        spaces_to_check = (
+            self.observation_space.spaces.values()
+            if isinstance(self.observation_space, spaces.Dict)
+            else [self.observation_space]
+        )
+        self._check_observations = any(np.issubdtype(space.dtype, np.floating) for space in spaces_to_check)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_rollout_in_progress", "_resume_rollout", "_check_observations"]
 
     def _build_optimizer(self) -> None:
         """Rebuild the policy's optimizer with an ``actor`` and a ``critic`` parameter group."""
@@ -296,16 +311,29 @@ class PPOG(OnPolicyAlgorithm):
         rollout_buffer: RolloutBuffer,
         n_rollout_steps: int,
     ) -> bool:
-        """SB3's rollout loop (same random-number use, same data), with the forward passes under
-        ``inference_mode`` (and autocast for bf16) and the values of truncated episodes' final observations
-        computed in one batch per step instead of one forward pass per env."""
+        """SB3's rollout loop (same random-number use, same data), with three changes:
+
+        - forward passes under ``inference_mode`` (and autocast for bf16); the values of truncated episodes'
+          final observations in one batch per step instead of one forward pass per env;
+        - ``callback.on_step()`` runs after the step is stored in the buffer, so a checkpoint written by a
+          callback (``CheckpointCallback``, the zoo's ``--save-freq``) holds a consistent state: ``save`` adds
+          the part of the rollout collected so far, and a loaded model continues that rollout exactly;
+        - non-finite float observations stop training with :class:`NonFiniteError`.
+        """
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
 
-        n_steps = 0
+        resume = self._resume_rollout
+        self._resume_rollout = None
         rollout_buffer.reset()
-        if self.use_sde:
-            self.policy.reset_noise(env.num_envs)
+        if resume is not None:
+            n_steps = _restore_partial_rollout(rollout_buffer, resume)
+        else:
+            n_steps = 0
+            # gSDE noise is not part of a checkpoint: a rollout resumed mid-way keeps the noise sampled at load
+            if self.use_sde:
+                self.policy.reset_noise(env.num_envs)
+        self._rollout_in_progress = True
 
         callback.on_rollout_start()
 
@@ -313,6 +341,8 @@ class PPOG(OnPolicyAlgorithm):
             if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
                 self.policy.reset_noise(env.num_envs)
 
+            if self._check_observations:
+                self._check_finite_observations(self._last_obs)
             with th.inference_mode(), self._autocast():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
                 actions, values, log_probs = self.policy(obs_tensor)
@@ -329,32 +359,30 @@ class PPOG(OnPolicyAlgorithm):
             new_obs, rewards, dones, infos = env.step(clipped_actions)
 
             self.num_timesteps += env.num_envs
-
-            callback.update_locals(locals())
-            if not callback.on_step():
-                return False
-
             self._update_info_buffer(infos, dones)
             n_steps += 1
 
             if isinstance(self.action_space, spaces.Discrete):
                 actions = actions.reshape(-1, 1)
 
-            # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633
+            # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
+            # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
+            buffer_rewards = rewards
             truncated = [
                 idx
                 for idx, done in enumerate(dones)
                 if done and infos[idx].get("terminal_observation") is not None and infos[idx].get("TimeLimit.truncated", False)
             ]
             if truncated:
+                buffer_rewards = rewards.copy()
                 terminal_values = self._predict_terminal_values([infos[idx]["terminal_observation"] for idx in truncated])
                 for idx, terminal_value in zip(truncated, terminal_values):
-                    rewards[idx] += self.gamma * terminal_value
+                    buffer_rewards[idx] += self.gamma * terminal_value
 
             rollout_buffer.add(
                 self._last_obs,  # type: ignore[arg-type]
                 actions,
-                rewards,
+                buffer_rewards,
                 self._last_episode_starts,  # type: ignore[arg-type]
                 values,
                 log_probs,
@@ -362,14 +390,41 @@ class PPOG(OnPolicyAlgorithm):
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
 
-        with th.inference_mode(), self._autocast():
-            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device)).float()  # type: ignore[arg-type]
+            callback.update_locals(locals())
+            if not callback.on_step():
+                self._rollout_in_progress = False
+                return False
 
-        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
+        with th.inference_mode(), self._autocast():
+            values = self.policy.predict_values(obs_as_tensor(self._last_obs, self.device)).float()  # type: ignore[arg-type]
+
+        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=self._last_episode_starts)  # type: ignore[arg-type]
+        self._rollout_in_progress = False
 
         callback.update_locals(locals())
         callback.on_rollout_end()
         return True
+
+    def _check_finite_observations(self, obs: Any) -> None:
+        arrays = obs.values() if isinstance(obs, dict) else [obs]
+        for array in arrays:
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                self._raise_non_finite(
+                    "observations", f"{array.size - np.count_nonzero(np.isfinite(array))} non-finite entries at rollout"
+                )
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        if reset_num_timesteps or self._last_obs is None:
+            # the env is reset: a rollout saved mid-way cannot be continued
+            self._resume_rollout = None
+        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
 
     def _predict_terminal_values(self, terminal_observations: list[Any]) -> np.ndarray:
         """V(s) for a list of single (unbatched) observations, in one forward pass."""
@@ -535,7 +590,11 @@ class PPOG(OnPolicyAlgorithm):
         include: Any = None,
     ) -> None:
         """SB3's ``save`` plus the random-number-generator states, written atomically for file paths
-        (to a temporary file in the same folder, fsynced, then renamed over the target)."""
+        (to a temporary file in the same folder, fsynced, then renamed over the target).
+
+        Called during a rollout (by a callback), a save to a path also stores the part of the rollout collected
+        so far (``partial_rollout.npz`` in the archive), so that training resumes exactly from it.
+        """
         self._rng_states = _capture_rng_states(self.action_space)
         try:
             if not isinstance(path, (str, os.PathLike)):
@@ -548,6 +607,7 @@ class PPOG(OnPolicyAlgorithm):
             tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
             try:
                 super().save(tmp, exclude=exclude, include=include)
+                self._append_partial_rollout(tmp)
                 fd = os.open(tmp, os.O_RDONLY)
                 try:
                     os.fsync(fd)
@@ -560,18 +620,101 @@ class PPOG(OnPolicyAlgorithm):
         finally:
             del self._rng_states
 
+    def _append_partial_rollout(self, zip_path: pathlib.Path) -> None:
+        buffer = self.rollout_buffer
+        if not self._rollout_in_progress or buffer.pos == 0:
+            return
+        arrays = {}
+        for name in PARTIAL_ROLLOUT_FIELDS:
+            value = getattr(buffer, name)
+            if isinstance(value, dict):  # DictRolloutBuffer observations
+                arrays.update({f"{name}/{key}": array[: buffer.pos] for key, array in value.items()})
+            else:
+                arrays[name] = value[: buffer.pos]
+        payload = io.BytesIO()
+        np.savez(payload, **arrays)
+        with zipfile.ZipFile(zip_path, "a") as archive:
+            archive.writestr(PARTIAL_ROLLOUT_MEMBER, payload.getvalue())
+
     @classmethod
     def load(cls: type[SelfPPOG], path: Any, env: GymEnv | None = None, *args: Any, **kwargs: Any) -> SelfPPOG:  # type: ignore[override]
         """SB3's ``load``, then restore the random-number-generator states saved with the model.
 
+        A path is checked first: a file that is not a complete SB3 model archive, or a model saved by another
+        algorithm, raises a ``ValueError`` saying so. Model files are pickles: load only files you trust.
+
         Pass ``force_reset=False`` (with the same env object) to continue the interrupted episode exactly;
         SB3's default ``force_reset=True`` resets the env at the next ``learn()`` (SB3 issue #1024).
         """
+        if isinstance(path, (str, os.PathLike)):
+            path = _check_model_file(path)
         model = super().load(path, env, *args, **kwargs)
+        if isinstance(path, pathlib.Path):
+            model._resume_rollout = _read_partial_rollout(path)
         rng_states = model.__dict__.pop("_rng_states", None)
         if rng_states is not None:
             _restore_rng_states(rng_states, model.action_space)
         return model
+
+
+PARTIAL_ROLLOUT_MEMBER = "partial_rollout.npz"
+PARTIAL_ROLLOUT_FIELDS = ("observations", "actions", "rewards", "episode_starts", "values", "log_probs")
+
+
+def _read_partial_rollout(path: pathlib.Path) -> dict[str, np.ndarray] | None:
+    with zipfile.ZipFile(path) as archive:
+        if PARTIAL_ROLLOUT_MEMBER not in archive.namelist():
+            return None
+        with np.load(io.BytesIO(archive.read(PARTIAL_ROLLOUT_MEMBER)), allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+
+
+def _restore_partial_rollout(buffer: RolloutBuffer, arrays: dict[str, np.ndarray]) -> int:
+    """Copy a checkpoint's partial rollout into a freshly reset buffer; return the number of steps restored."""
+    pos = len(arrays["rewards"])
+    if pos > buffer.buffer_size or arrays["rewards"].shape[1:] != (buffer.n_envs,):
+        warnings.warn(
+            f"The checkpoint's partial rollout ({arrays['rewards'].shape[0]} steps x {arrays['rewards'].shape[1]} envs) "
+            f"does not fit this model's buffer (n_steps={buffer.buffer_size}, n_envs={buffer.n_envs}): starting a new rollout."
+        )
+        return 0
+    for name, array in arrays.items():
+        field, _, key = name.partition("/")
+        target = getattr(buffer, field)
+        (target[key] if key else target)[:pos] = array
+    buffer.pos = pos
+    buffer.full = pos == buffer.buffer_size
+    return pos
+
+
+def _check_model_file(path: str | os.PathLike) -> pathlib.Path:
+    """Resolve ``path`` as SB3 does (``.zip`` may be omitted) and check that it is a complete PPOG model archive."""
+    resolved = pathlib.Path(path)
+    if not resolved.exists() and resolved.suffix != ".zip":
+        resolved = resolved.with_name(resolved.name + ".zip")
+    if not resolved.exists():
+        raise FileNotFoundError(f"No model file at {path!s} (nor {resolved!s}).")
+    try:
+        with zipfile.ZipFile(resolved) as archive:
+            names = set(archive.namelist())
+            bad_member = archive.testzip()  # CRC of every member: catches truncated or corrupted files
+            if bad_member is not None:
+                raise ValueError(f"{resolved} is corrupted: member {bad_member!r} fails its checksum.")
+            if not {"data", "policy.pth"} <= names:
+                raise ValueError(f"{resolved} is a zip archive but not a Stable-Baselines3 model (members: {sorted(names)}).")
+            data = json.loads(archive.read("data"))
+    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{resolved} is not a model file: {error}. It may be truncated (an interrupted copy or save) or not a model."
+        ) from None
+    missing = [key for key in ("policy_loss", "ent_coef_decay", "_n_train_updates") if key not in data]
+    if missing:
+        raise ValueError(
+            f"{resolved} was not saved by PPOG (no {', '.join(missing)} field): it was saved by another algorithm "
+            "(e.g. SB3's PPO). Load it with that algorithm's class, or copy its weights with "
+            "PPOG.set_parameters(other.get_parameters()) where the architectures match."
+        )
+    return resolved
 
 
 def _capture_rng_states(action_space: spaces.Space) -> dict[str, Any]:
