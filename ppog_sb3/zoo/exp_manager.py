@@ -392,6 +392,27 @@ class PPOGExperimentManager(ExperimentManager):
                 sampler = PartialFixedSampler(dict(self.settings.fixed_params), sampler)
         return sampler
 
+    def _check_fixed_params(self) -> None:
+        """``--fixed-params`` for ppog: known raw names, values the search space accepts (one dry sample)."""
+        fixed = self.settings.fixed_params
+        if not fixed or self.algo != "ppog":
+            return
+        from ppog_sb3.zoo.hyperparams_opt import SEARCH_SPACE_PARAMS, sample_ppog_params
+
+        unknown = sorted(set(fixed) - set(SEARCH_SPACE_PARAMS))
+        if unknown:
+            raise ZooError(
+                f"--fixed-params: {', '.join(unknown)} not in PPOG's search space; its parameters are "
+                f"{', '.join(SEARCH_SPACE_PARAMS)}"
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dry_run = optuna.create_study(sampler=PartialFixedSampler(dict(fixed), RandomSampler(seed=0)))
+        try:
+            sample_ppog_params(dry_run.ask(), self.n_actions, self.n_envs, {})
+        except (ValueError, KeyError, TypeError) as error:
+            raise ZooError(f"--fixed-params: {' '.join(str(error).split())}") from error
+
     def _check_total_trials_cap(self, trial: optuna.Trial) -> None:
         counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
         before = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
@@ -421,6 +442,7 @@ class PPOGExperimentManager(ExperimentManager):
             self.tensorboard_log = None
 
         assert self.storage is not None and self.study_name is not None  # set in __init__
+        self._check_fixed_params()
         storage = open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
         pruner = self._create_pruner(self.pruner)
         try:

@@ -185,7 +185,7 @@ def test_bad_input_is_one_clear_line(tmp_path):
         (*cartpole, "-conf", "bad.yml"): (1, ["ent_coef_decay", "bad.yml [CartPole-v1]", "(0, 1]"]),
         (*cartpole, "-conf", str(CONFIG), "-params", "policy_loss:bogus"): (1, ["policy_loss", "bogus", "-params"]),
         (*cartpole, "-conf", str(CONFIG), "-params", "ent_coef:lin_x"): (1, ["ent_coef", "lin_x"]),
-        (*cartpole, "-conf", "missing.yml"): (1, ["config file not found", "missing.yml"]),
+        (*cartpole, "-conf", str(CONFIG), "-optimize", "--fixed-params", "net_arch:huge"): (1, ["--fixed-params", "huge"]),
         (
             *cartpole,
             "-conf",

@@ -201,3 +201,15 @@ def test_cli_errors_are_one_line(capsys):
         cli.COMMANDS.pop("unit-test-boom")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RuntimeError: something went wrong" in err and "Traceback" not in err
+
+
+def test_ppo_comparison_config_matches_ppog_config():
+    """zoo_configs/ppo.yml is ppog.yml without PPOG's own knobs: the comparison changes only the algorithm."""
+    from stable_baselines3 import PPO
+
+    ppo = yaml.safe_load((CONFIG.parent / "ppo.yml").read_text())
+    ppog = load_config()
+    ppog_only = {"policy_loss", "ent_coef_decay", "ent_coef_min", "vf_learning_rate", "advantage_estimator", "precision"}
+    for section, values in ppo.items():
+        assert {k: v for k, v in ppog[section].items() if k not in ppog_only} == values, section
+        PPO(env=None, _init_setup_model=False, **{k: v for k, v in values.items() if k not in ZOO_KEYS})
