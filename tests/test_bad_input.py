@@ -12,7 +12,7 @@ TINY = dict(n_steps=16, batch_size=16, device="cpu")
     [
         (dict(policy_loss="ppo"), r"policy_loss='ppo'.*'ppog', 'clip'"),
         (dict(advantage_estimator="td"), r"advantage_estimator='td'.*'gae', 'nstep'"),
-        (dict(precision="fp16"), r"precision='fp16'.*'fp32', 'bf16'"),
+        (dict(precision="fp16"), r"precision='fp16'.*'fp32', 'bf16', 'auto'"),
         (dict(ent_coef=0.1, ent_coef_decay=0.0), r"ent_coef_decay=0.0 must be in \(0, 1\]"),
         (dict(ent_coef=0.1, ent_coef_decay=1.5), r"ent_coef_decay=1.5 must be in \(0, 1\]"),
         (dict(ent_coef=0.1, ent_coef_min=-0.01), r"ent_coef_min=-0.01 must be in \[0, initial ent_coef=0.1\]"),

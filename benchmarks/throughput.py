@@ -1,0 +1,151 @@
+"""Training throughput on Space Invaders: SB3 PPO (zoo Atari hyperparameters, make_atari_env + VecFrameStack(4))
+against PPOG (same hyperparameters, its fast settings), in one run, alternating.
+
+    python benchmarks/throughput.py                          # 3 rounds x 4 rollouts each (8 envs x 128 steps)
+    python benchmarks/throughput.py --rounds 5 --rollouts 8 --device cuda
+    python benchmarks/throughput.py --variants ppo ppog-fp32 ppog-fast   # add PPOG without the speed options
+
+Each round trains every variant in its own fresh subprocess (so each peak RSS is its own): build the model, run one
+untimed warm-up rollout + update, then time ``--rollouts`` rollouts + updates. The order of the variants alternates
+between rounds so drifts of a shared machine's load hit all alike. Printed: env-steps/s per round, the mean of each
+variant, the ratio to SB3 PPO, and the peak resident memory of each process (and peak CUDA memory on a GPU).
+
+Variants:
+  ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
+  ppog-fp32  PPOG, same env and settings as ppo (the algorithm alone: loss, buffer, inference-mode rollouts)
+  ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env), precision="bf16", channels_last=True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+ZOO_ATARI = dict(
+    n_steps=128,
+    n_epochs=4,
+    batch_size=256,
+    learning_rate=2.5e-4,
+    clip_range=0.1,
+    vf_coef=0.5,
+    ent_coef=0.01,
+)
+N_ENVS = 8
+
+
+def _build(variant: str, device: str, seed: int):
+    import ale_py
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    import ppog_sb3
+    from ppog_sb3 import PPOG
+
+    gym.register_envs(ale_py)
+    if variant == "ppog-fast":
+        env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed)
+        return PPOG("CnnPolicy", env, precision="bf16", channels_last=True, seed=seed, device=device, **ZOO_ATARI)
+    env = VecFrameStack(make_atari_env("SpaceInvadersNoFrameskip-v4", n_envs=N_ENVS, seed=seed), n_stack=4)
+    if variant == "ppo":
+        return PPO("CnnPolicy", env, seed=seed, device=device, **ZOO_ATARI)
+    if variant == "ppog-fp32":
+        return PPOG("CnnPolicy", env, seed=seed, device=device, **ZOO_ATARI)
+    raise ValueError(f"Unknown variant {variant!r}: allowed values are ppo, ppog-fp32, ppog-fast.")
+
+
+def _worker(variant: str, rollouts: int, device: str, seed: int) -> None:
+    """One timed measurement, printed as a JSON line."""
+    import torch as th
+
+    model = _build(variant, device, seed)
+    steps_per_rollout = model.n_steps * model.n_envs
+    model.learn(steps_per_rollout)  # warm-up: allocations, oneDNN kernel selection, env start
+    if device.startswith("cuda"):
+        th.cuda.synchronize()
+        th.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    model.learn(rollouts * steps_per_rollout, reset_num_timesteps=False)
+    if device.startswith("cuda"):
+        th.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    result = {
+        "variant": variant,
+        "steps": rollouts * steps_per_rollout,
+        "seconds": elapsed,
+        "steps_per_s": rollouts * steps_per_rollout / elapsed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if device.startswith("cuda"):
+        result["peak_cuda_mib"] = th.cuda.max_memory_allocated() / 2**20
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rollouts", type=int, default=4, help="timed rollouts (+ updates) per measurement")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--variants", nargs="+", default=["ppo", "ppog-fast"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        _worker(args.worker, args.rollouts, args.device, args.seed)
+        return
+
+    import torch as th
+
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {th.__version__}, "
+        f"{th.get_num_threads()} threads, device {args.device}"
+    )
+    print(f"settings: {N_ENVS} envs, {ZOO_ATARI}")
+    results: dict[str, list[dict]] = {variant: [] for variant in args.variants}
+    for round_index in range(args.rounds):
+        order = args.variants if round_index % 2 == 0 else list(reversed(args.variants))
+        for variant in order:
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                variant,
+                "--rollouts",
+                str(args.rollouts),
+                "--device",
+                args.device,
+                "--seed",
+                str(args.seed),
+            ]
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
+            results[variant].append(result)
+            extra = f", peak CUDA {result['peak_cuda_mib']:.0f} MiB" if "peak_cuda_mib" in result else ""
+            print(
+                f"round {round_index + 1} {variant:10s} {result['steps_per_s']:8.1f} env-steps/s "
+                f"(peak RSS {result['peak_rss_mib']:.0f} MiB{extra})",
+                flush=True,
+            )
+
+    print("\nsummary (total steps / total time over the rounds)")
+    means = {}
+    for variant, rows in results.items():
+        means[variant] = sum(r["steps"] for r in rows) / sum(r["seconds"] for r in rows)
+        peak = max(r["peak_rss_mib"] for r in rows)
+        print(f"  {variant:10s} {means[variant]:8.1f} env-steps/s   peak RSS {peak:.0f} MiB")
+    if "ppo" in means:
+        for variant in means:
+            if variant != "ppo":
+                print(f"  ratio {variant} / ppo: {means[variant] / means['ppo']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
