@@ -13,7 +13,8 @@ variant, the ratio to SB3 PPO, and the peak resident memory of each process (and
 Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
   ppog-fp32  PPOG, same env and settings as ppo (the algorithm alone: loss, buffer, inference-mode rollouts)
-  ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env), precision="bf16", channels_last=True
+  ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env), precision="auto" (bf16 where
+             native), channels_last=True
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _build(variant: str, device: str, seed: int):
     gym.register_envs(ale_py)
     if variant == "ppog-fast":
         env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed)
-        return PPOG("CnnPolicy", env, precision="bf16", channels_last=True, seed=seed, device=device, **ZOO_ATARI)
+        return PPOG("CnnPolicy", env, precision="auto", channels_last=True, seed=seed, device=device, **ZOO_ATARI)
     env = VecFrameStack(make_atari_env("SpaceInvadersNoFrameskip-v4", n_envs=N_ENVS, seed=seed), n_stack=4)
     if variant == "ppo":
         return PPO("CnnPolicy", env, seed=seed, device=device, **ZOO_ATARI)
