@@ -5,7 +5,9 @@
 
 The three vec envs are built once and stepped with the same uniformly random actions in alternating rounds
 (Dummy, Subproc, fast, Dummy, ...), so slow drifts of a shared machine's load hit all three alike. An env-step is one
-agent step of one env (4 emulator frames). The summary uses each path's total steps / total time over the rounds.
+agent step of one env (4 emulator frames). The summary uses each path's total steps / total time over the rounds, and
+also gives the CPU time each path used per env-step (all threads and worker processes), which depends much less on
+what else runs on the machine than the wall-clock rate does.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ def _make_sb3_base_env(env_id: str, **kwargs):
 
     gym.register_envs(ale_py)
     return gym.make(env_id, **kwargs)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of this process (all its threads) and of the given child processes (Linux /proc)."""
+    total = time.process_time()
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def main() -> None:
@@ -63,23 +76,28 @@ def main() -> None:
         for _ in range(20):
             venv.step(rng.integers(0, n_actions, args.n_envs))
 
+    worker_pids = [process.pid for process in venvs["sb3-subproc"].venv.processes]
     times = {name: [] for name in venvs}
+    cpu = dict.fromkeys(venvs, 0.0)
     for round_ in range(args.rounds):
         actions = rng.integers(0, n_actions, size=(args.steps, args.n_envs))
         line = []
         for name, venv in venvs.items():
+            cpu_start = _cpu_seconds(worker_pids)
             start = time.perf_counter()
             for a in actions:
                 venv.step(a)
             elapsed = time.perf_counter() - start
+            cpu[name] += _cpu_seconds(worker_pids) - cpu_start
             times[name].append(elapsed)
             line.append(f"{name} {args.steps * args.n_envs / elapsed:8.0f}")
         print(f"round {round_ + 1}: " + "  ".join(line) + "  env-steps/s")
 
     rate = {name: args.rounds * args.steps * args.n_envs / sum(t) for name, t in times.items()}
     print()
+    n_steps = args.rounds * args.steps * args.n_envs
     for name, value in rate.items():
-        print(f"{name:12s} {value:8.0f} env-steps/s")
+        print(f"{name:12s} {value:8.0f} env-steps/s   {1e6 * cpu[name] / n_steps:6.0f} CPU-us per env-step")
     print(f"fast / sb3-dummy   = {rate['fast'] / rate['sb3-dummy']:.2f}x")
     print(f"fast / sb3-subproc = {rate['fast'] / rate['sb3-subproc']:.2f}x")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")

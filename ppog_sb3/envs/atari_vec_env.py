@@ -246,6 +246,8 @@ class AtariVecEnv(VecEnv):
                 if self._since_boundary[i] < n_stack - 1:
                     terminal_obs[: n_stack - 1 - self._since_boundary[i]] = 0
                 info["terminal_observation"] = terminal_obs
+                # (A life lost on the very step that hits the time limit reads as truncated here, since the C++ env
+                # returns the new game's lives; SB3's EpisodicLifeEnv would call it terminated. Once per 27k steps.)
                 info["TimeLimit.truncated"] = bool(c_truncated[i] and not c_terminated[i])
                 info["episode"] = {
                     "r": round(float(self._returns[i]), 6),

@@ -264,7 +264,7 @@ def rollout():
     bare = AtariVectorEnv(
         "space_invaders", N_ENVS, autoreset_mode="NextStep", reward_clipping=False, life_loss_info=True
     )  # all other defaults = the adapter's
-    bare_obs, bare_info = bare.reset(seed=np.arange(SEED, SEED + N_ENVS))
+    bare_obs, _ = bare.reset(seed=np.arange(SEED, SEED + N_ENVS))
     bare_steps = []
     for a in actions[:600]:  # first games end at steps 362 and 494
         obs, rewards, terminated, truncated, info = bare.step(a)
@@ -311,9 +311,11 @@ def test_dones_life_losses_and_game_overs(rollout):
             elif "episode" in info:  # game over: the C++ env reset the game in this step
                 assert info["TimeLimit.truncated"] is False
                 assert info["lives"] == 3 and lives == 1
-                assert info["terminal_observation"].shape == (4, 84, 84) and info["terminal_observation"].any()
+                assert info["terminal_observation"].shape == (4, 84, 84) and info["terminal_observation"][-1].any()
+                np.testing.assert_array_equal(info["terminal_observation"][:-1], prev_obs[1:])  # from C++ final_obs
                 assert (obs[i][:3] == 0).all() and obs[i][3].any()  # first frame of the new game
                 assert not np.array_equal(info["terminal_observation"][-1], obs[i][-1])
+                assert n_life_losses == 2  # 3 lives: two life-loss dones, then the game-over done
                 n_life_losses = 0
             else:  # life loss: done for training, but the game goes on from the same frame
                 assert info["lives"] == lives - 1 > 0
