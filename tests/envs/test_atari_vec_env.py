@@ -83,6 +83,26 @@ def test_gym_make_vec_uses_the_fast_path():
     venv.close()
 
 
+def test_envs_package_is_a_leaf():
+    """ppog_sb3.envs imports nothing else from ppog_sb3 (dependency direction: envs is a leaf)."""
+    import ast
+    import pathlib
+
+    import ppog_sb3.envs
+
+    for path in pathlib.Path(ppog_sb3.envs.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name == "ppog_sb3" or name.startswith("ppog_sb3."):
+                    assert name.startswith("ppog_sb3.envs"), f"{path.name} imports {name}"
+
+
 @pytest.mark.parametrize(
     "name", ["SpaceInvaders", "space_invaders", "spaceinvaders", "ALE/SpaceInvaders-v5", "SpaceInvadersNoFrameskip-v4", SI]
 )
