@@ -106,12 +106,12 @@ IMAGE = spaces.Box(0, 255, (4, 12, 12), np.uint8)
 
 
 @settings(max_examples=25, deadline=None)
-@given(n_steps=st.integers(1, 8), n_envs=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
-def test_uint8_observations_round_trip_exactly(n_steps, n_envs, seed):
+@given(n_steps=st.integers(1, 8), n_envs=st.integers(1, 4), seed=st.integers(0, 2**32 - 1), channels_last=st.booleans())
+def test_uint8_observations_round_trip_exactly(n_steps, n_envs, seed, channels_last):
     rng = np.random.default_rng(seed)
     obs = rng.integers(0, 256, size=(n_steps, n_envs, *IMAGE.shape), dtype=np.uint8)
     actions = rng.integers(0, 4, size=(n_steps, n_envs, 1))
-    buffer = PPOGRolloutBuffer(n_steps, IMAGE, DISCRETE, "cpu", n_envs=n_envs)
+    buffer = PPOGRolloutBuffer(n_steps, IMAGE, DISCRETE, "cpu", n_envs=n_envs, channels_last=channels_last)
     assert buffer.observations.dtype == np.uint8
     rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
     _fill(buffer, rewards, rewards, rewards.astype(bool), np.ones(n_envs, dtype=bool), obs=obs, actions=actions)
@@ -119,8 +119,11 @@ def test_uint8_observations_round_trip_exactly(n_steps, n_envs, seed):
     batches = list(buffer.get(batch_size=3))
     # the sampled minibatches are still uint8; the policy's preprocessing converts them to float once
     assert all(batch.observations.dtype == th.uint8 for batch in batches)
+    assert all(batch.observations.shape[1:] == IMAGE.shape for batch in batches)
+    # channels_last: the minibatch is already in the layout the convolutions want (a view, no copy)
+    assert all(batch.observations.is_contiguous(memory_format=th.channels_last) == channels_last for batch in batches)
     # every stored (observation, action) pair comes back exactly once, bit for bit
-    sampled = np.concatenate([b.observations.numpy().reshape(len(b.actions), -1) for b in batches])
+    sampled = np.concatenate([b.observations.contiguous().numpy().reshape(len(b.actions), -1) for b in batches])
     sampled_actions = np.concatenate([b.actions.numpy().reshape(-1) for b in batches])
     stored = obs.reshape(n_steps * n_envs, -1)
     stored_actions = actions.reshape(-1)

@@ -18,6 +18,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
+from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
 ADVANTAGE_ESTIMATORS = ("gae", "nstep")
 
@@ -109,6 +110,10 @@ class PPOGRolloutBuffer(_AdvantageMixin, RolloutBuffer):
     observation space's own dtype (uint8 for Atari frames: a quarter of float32's bytes).
 
     :param advantage_estimator: ``"gae"`` (default, SB3's numbers) or ``"nstep"``
+    :param channels_last: for channel-first image observations ``(C, H, W)``: store them as ``(H, W, C)`` and hand
+        out minibatches as channels-last ``(B, C, H, W)`` views. The layout change then happens once per stored step
+        instead of once per sampled minibatch (``n_epochs`` times per step): profiled on NatureCNN, converting a
+        uint8 minibatch of 256 Atari frames to channels-last cost about a fifth of its forward and backward pass.
     """
 
     def __init__(
@@ -121,9 +126,11 @@ class PPOGRolloutBuffer(_AdvantageMixin, RolloutBuffer):
         gamma: float = 0.99,
         n_envs: int = 1,
         advantage_estimator: str = "gae",
+        channels_last: bool = False,
     ):
         _check_estimator(advantage_estimator)
         self.advantage_estimator = advantage_estimator
+        self.channels_last = channels_last and len(observation_space.shape or ()) == 3
         super().__init__(
             buffer_size, observation_space, action_space, device, gae_lambda=gae_lambda, gamma=gamma, n_envs=n_envs
         )
@@ -133,8 +140,21 @@ class PPOGRolloutBuffer(_AdvantageMixin, RolloutBuffer):
         # SB3 >= 2.x already allocates in the space's dtype; pin it so an older or future SB3 cannot silently
         # fall back to float32 (4x the memory for images).
         obs_dtype = self.observation_space.dtype if self.observation_space.dtype is not None else np.float32
-        if self.observations.dtype != obs_dtype:
-            self.observations = np.zeros((self.buffer_size, self.n_envs, *self.obs_shape), dtype=obs_dtype)
+        stored_shape = (*self.obs_shape[1:], self.obs_shape[0]) if self.channels_last else self.obs_shape
+        if self.observations.dtype != obs_dtype or self.observations.shape[2:] != stored_shape:
+            self.observations = np.zeros((self.buffer_size, self.n_envs, *stored_shape), dtype=obs_dtype)
+
+    def add(self, obs: np.ndarray, *args, **kwargs) -> None:  # type: ignore[override]
+        if self.channels_last:
+            obs = np.moveaxis(np.asarray(obs), -3, -1)  # (n_envs, C, H, W) -> (n_envs, H, W, C), copied by add()
+        super().add(obs, *args, **kwargs)
+
+    def _get_samples(self, batch_inds: np.ndarray, env=None) -> RolloutBufferSamples:
+        samples = super()._get_samples(batch_inds, env)
+        if self.channels_last:
+            # (B, H, W, C) storage viewed as (B, C, H, W): channels-last strides, no copy
+            samples = samples._replace(observations=samples.observations.permute(0, 3, 1, 2))
+        return samples
 
 
 class PPOGDictRolloutBuffer(_AdvantageMixin, DictRolloutBuffer):

@@ -18,6 +18,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
@@ -243,6 +244,9 @@ class PPOG(OnPolicyAlgorithm):
             )
         if issubclass(self.rollout_buffer_class, (PPOGRolloutBuffer, PPOGDictRolloutBuffer)):
             self.rollout_buffer_kwargs = {"advantage_estimator": self.advantage_estimator, **self.rollout_buffer_kwargs}
+        if issubclass(self.rollout_buffer_class, PPOGRolloutBuffer) and self.channels_last:
+            image = is_image_space(self.observation_space, check_channels=False)
+            self.rollout_buffer_kwargs.setdefault("channels_last", image)
         elif self.advantage_estimator != "gae":
             raise ValueError(
                 f"advantage_estimator={self.advantage_estimator!r} needs PPOG's rollout buffer, "
