@@ -1,0 +1,111 @@
+"""The notebooks (``notebooks/*.ipynb``): committed without outputs, and executed top to bottom with nbclient at the
+``small`` budget (no GPU, display or internet), as CI does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+NAMES = ("quickstart.ipynb", "ppog_vs_ppo.ipynb")
+CELL_TIMEOUT = 900
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_committed_clean(name):
+    """Valid nbformat 4, no outputs or execution counts, small file, the python3 kernel."""
+    path = NOTEBOOKS / name
+    assert path.stat().st_size < 40_000
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.kernelspec.name == "python3"
+    assert "widgets" not in notebook.metadata
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: a cell has outputs (strip them)"
+    text = path.read_text()
+    assert "PPOG_NOTEBOOK_BUDGET" in text
+
+
+def execute(name: str, monkeypatch, tmp_path: Path, **env: str) -> nbformat.NotebookNode:
+    """Run a notebook in a fresh kernel (cwd: notebooks/), small budget, one thread per process (2-core CI)."""
+    from nbclient import NotebookClient
+
+    settings = {
+        "PPOG_NOTEBOOK_BUDGET": "small",
+        "PPOG_NOTEBOOK_OUT": str(tmp_path / "out"),
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        **env,
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    client.execute()
+    return notebook
+
+
+def outputs(notebook: nbformat.NotebookNode) -> tuple[list[str], str]:
+    """(MIME types of all rich outputs, all printed and markdown text)."""
+    mimes, texts = [], []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                texts.append(output.text)
+            for mime, data in output.get("data", {}).items():
+                mimes.append(mime)
+                if mime in ("text/markdown", "text/plain"):
+                    texts.append(data)
+    return mimes, "\n".join(texts)
+
+
+@pytest.mark.slow
+def test_quickstart_runs(monkeypatch, tmp_path):
+    notebook = execute("quickstart.ipynb", monkeypatch, tmp_path)
+    mimes, text = outputs(notebook)
+    assert mimes.count("image/png") >= 3  # CartPole and Space Invaders curves, entropy decay
+    assert "image/gif" in mimes
+    assert "CartPole evaluation" in text and "Space Invaders evaluation" in text
+    gif = (tmp_path / "out" / "space_invaders.gif").read_bytes()
+    assert gif[:6] in (b"GIF87a", b"GIF89a") and 10_000 < len(gif) < 1_000_000
+    for name in ("cartpole", "space_invaders"):
+        assert (tmp_path / "out" / name / "progress.csv").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_ppog_vs_ppo_runs(monkeypatch, tmp_path):
+    """Default settings: the committed results/logs where they have both algorithms, small runs otherwise."""
+    notebook = execute("ppog_vs_ppo.ipynb", monkeypatch, tmp_path, PPOG_NOTEBOOK_LOGS=str(tmp_path / "logs"))
+    mimes, text = outputs(notebook)
+    assert mimes.count("image/png") == 2  # one row of three plots per task
+    assert "| ppog |" in text and "| ppo |" in text
+    assert len(list((tmp_path / "out").glob("*_learning_curves.png"))) == 2
+    assert len(list((tmp_path / "out").glob("*_final_scores.csv"))) == 2
+
+
+@pytest.mark.slow
+def test_ppog_vs_ppo_trains_without_results(monkeypatch, tmp_path):
+    """No results folder: the notebook trains PPOG and PPO itself (CartPole only, to keep CI short)."""
+    notebook = execute(
+        "ppog_vs_ppo.ipynb",
+        monkeypatch,
+        tmp_path,
+        PPOG_NOTEBOOK_RESULTS="none",
+        PPOG_NOTEBOOK_ENVS="CartPole-v1",
+        PPOG_NOTEBOOK_LOGS=str(tmp_path / "logs"),
+    )
+    _, text = outputs(notebook)
+    assert "training (small budget)" in text
+    for algo in ("ppog", "ppo"):
+        runs = sorted(path.name for path in (tmp_path / "logs" / algo).iterdir())
+        assert runs == ["CartPole-v1_1", "CartPole-v1_2"]
+    assert "| ppog | 2 | 0 1 |" in text and "| ppo | 2 | 0 1 |" in text
+    if list((tmp_path / "logs").rglob("progress.csv")):  # ppog-zoo train writes SB3's CSV log
+        assert (tmp_path / "out" / "CartPole-v1_masked_clip_fraction.png").stat().st_size > 10_000
