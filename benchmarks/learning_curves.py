@@ -13,7 +13,7 @@ Each run writes ``<folder>/<algo>/<env>_<n>/`` (the zoo's naming: ``/`` in the i
 - ``0.monitor.csv``: SB3's Monitor CSV of every finished episode (for Atari: full-game score and length, all lives,
   unclipped rewards, from the env's ``info["episode"]``);
 - ``progress.csv``: SB3's logger output per update (rollout/ep_rew_mean, train/clip_fraction, train/approx_kl, ...);
-- ``config.yml``: the hyperparameters used and the command line.
+- ``config.yml``: the hyperparameters used and the command line; ``args.yml``: algo, env, seed, budget.
 """
 
 from __future__ import annotations
@@ -110,9 +110,9 @@ def main() -> None:
     model_kwargs = to_model_kwargs(hyperparams)
     run = next_run_folder(args.folder, args.algo, args.env)
     with open(run / "config.yml", "w") as handle:
-        yaml.safe_dump(
-            {"command": " ".join([sys.executable.rsplit("/", 1)[-1], *sys.argv]), "hyperparams": hyperparams}, handle
-        )
+        yaml.safe_dump({"command": " ".join(["python", *sys.argv]), "hyperparams": hyperparams}, handle)
+    with open(run / "args.yml", "w") as handle:  # the zoo's name for the run's arguments (seed: read by compare)
+        yaml.safe_dump({"algo": args.algo, "env": args.env, "seed": args.seed, "n_timesteps": args.n_timesteps}, handle)
     model = ALGOS[args.algo](hyperparams["policy"], env, seed=args.seed, device=args.device, verbose=0, **model_kwargs)
     model.set_logger(configure(str(run), ["csv"]))
     start = time.time()
