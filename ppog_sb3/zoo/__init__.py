@@ -2,7 +2,9 @@
 
 - :func:`register`: add ``ppog`` to the zoo's tables in this process (``--algo ppog``); the CLI calls it.
 - :func:`sample_ppog_params` / :func:`convert_ppog_params`: PPOG's Optuna search space for the zoo.
-- ``ppog-zoo`` (:mod:`ppog_sb3.zoo.cli`): the zoo's commands with PPOG registered.
+- ``ppog-zoo`` (:mod:`ppog_sb3.zoo.cli`): the zoo's commands with PPOG registered, plus ``compare``.
+- :mod:`ppog_sb3.zoo.fast_env`: the ``ppog/<Game>-v5`` ids on the fast C++ vector env inside the zoo (training,
+  evaluation, enjoy, record_video), with a game-level monitor CSV; ``train`` also writes ``progress.csv``.
 
 Importing this package does not touch the zoo (no import-time side effects): call :func:`register`.
 """

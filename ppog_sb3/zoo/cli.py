@@ -12,10 +12,17 @@ arguments, so every zoo flag keeps its meaning and ``--algo ppo`` etc. still wor
 - ``record_video`` is the zoo's ``python -m rl_zoo3.record_video`` script (the zoo's own CLI lacks it).
 - ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) instead of ``plt.show()``; without
   seaborn (a dependency of the zoo's plots, not of the zoo) it falls back to matplotlib's default style.
+- ``plot_train`` / ``all_plots``: an env id with a namespace in ``-e/--env`` (``ppog/SpaceInvaders-v5``) is turned
+  into the zoo's folder name (``ppog-SpaceInvaders-v5``), which is what the zoo's plots match run folders against.
+- ``train`` also writes SB3's logger output to ``<run folder>/progress.csv`` (see :mod:`ppog_sb3.zoo.exp_manager`),
+  and uses the fast C++ vector env for ``ppog/<Game>-v5`` ids (see :mod:`ppog_sb3.zoo.fast_env`; so do ``enjoy``
+  and ``record_video``). ``--vec-env`` does not apply to those ids.
+- ``compare``: PPOG-vs-PPO plots from zoo log folders, ``ppog_sb3.zoo.compare.main(argv)``, imported when the command
+  runs; while that module does not exist, ``ppog-zoo compare`` prints one line and exits with 2.
 - Errors are one line on stderr, ``ppog-zoo COMMAND: error: ...``, with exit code 2 for bad arguments and 1 for
   anything else (bad config, unreachable storage, ...); ``PPOG_ZOO_DEBUG=1`` shows the traceback instead.
 
-Extra commands: :func:`register_command` adds one (``compare``, PPOG-vs-PPO plots, is reserved for it).
+Extra commands: :func:`register_command` adds one.
 """
 
 from __future__ import annotations
@@ -47,7 +54,10 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 
 #: Names kept for later issues: ``ppog-zoo NAME`` says so instead of "unknown command".
-RESERVED: dict[str, str] = {"compare": "PPOG-vs-PPO comparison plots (planned; not implemented yet)"}
+RESERVED: dict[str, str] = {}
+
+#: Module of ``ppog-zoo compare`` (written separately; imported only when the command runs).
+COMPARE_MODULE = "ppog_sb3.zoo.compare"
 
 
 def register_command(name: str, run: Callable[[list[str]], int | None], help: str, *, replace: bool = False) -> None:
@@ -196,11 +206,37 @@ def _save_instead_of_show(output: str | None) -> Iterator[None]:
         plt.show = original_show  # type: ignore[assignment]
 
 
+def env_folder_names(argv: list[str]) -> list[str]:
+    """``-e/--env`` values of the zoo's plot commands as the zoo's folder names (``ppog/X-v5`` -> ``ppog-X-v5``).
+
+    The zoo names run folders with ``EnvironmentName`` (``/`` replaced by ``-``) but its plots match the raw
+    ``--env`` strings against folder names, so a namespaced id would find no run.
+    """
+    result: list[str] = []
+    in_env = False
+    for arg in argv:
+        if arg in ("-e", "--env"):
+            in_env = True
+            result.append(arg)
+            continue
+        if arg.startswith("--env="):
+            result.append("--env=" + arg[len("--env=") :].replace("/", "-"))
+            in_env = False
+            continue
+        if arg.startswith("-"):
+            in_env = False
+        result.append(arg.replace("/", "-") if in_env else arg)
+    return result
+
+
 def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
     def run(argv: list[str]) -> int | None:
         parser = argparse.ArgumentParser(prog=sys.argv[0], add_help=False, allow_abbrev=False)
         parser.add_argument("-o", "--output", default=None, help="save the figure to this file instead of showing it")
         output = None
+        if function_name in ("plot_train", "all_plots"):
+            argv = env_folder_names(argv)
+            sys.argv = [sys.argv[0], *argv]
         if function_name == "plot_train":
             if "-h" in argv or "--help" in argv:
                 print("ppog-zoo addition: -o/--output FILE  save the figure (png, pdf, svg) instead of plt.show()\n")
@@ -218,12 +254,27 @@ def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
     return run
 
 
+def _run_compare(argv: list[str]) -> int | None:
+    """``ppog-zoo compare ARGS``: ``ppog_sb3.zoo.compare.main(ARGS)``, imported now (it may not exist yet)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(COMPARE_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != COMPARE_MODULE:
+            raise  # compare.py exists but one of its imports is missing: report that, not "not available"
+        print(f"{PROG} compare: error: not available yet ({COMPARE_MODULE} is not installed)", file=sys.stderr)
+        return 2
+    return module.main(argv)
+
+
 register_command("train", _run_train, "train an agent, or search hyperparameters with -optimize")
 register_command("enjoy", _run_enjoy, "run a trained agent")
 register_command("record_video", _run_record_video, "record a video of a trained agent")
 register_command("plot_train", _plot_command("plot_train"), "plot the training reward of runs in a log folder")
 register_command("plot_from_file", _plot_command("plot_from_file"), "plots from a file made by all_plots")
 register_command("all_plots", _plot_command("all_plots"), "evaluation plots of several algorithms/envs")
+register_command("compare", _run_compare, "PPOG-vs-PPO comparison plots from zoo log folders")
 
 
 # ---------------------------------------------------------------------- dispatcher

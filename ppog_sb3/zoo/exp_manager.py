@@ -16,6 +16,25 @@ every zoo flag's meaning and changes only this:
   the config section: they never fall back to the ``atari`` section, whose ``AtariWrapper``/``frame_stack``
   would wrap again observations that are already preprocessed and stacked; a YAML config without a section
   for such an id is an error that says so.
+- **Fast vectorized env** for the plugin's ``ppog/<Game>-v5`` ids: :meth:`PPOGExperimentManager.create_envs` (the
+  training env, the ``EvalCallback`` env, the envs of ``-optimize`` trials) builds ONE ale-py C++ ``AtariVectorEnv``
+  with the zoo's ``n_envs`` and ``--seed`` instead of ``n_envs`` single envs in a ``DummyVecEnv``, wrapped in
+  :class:`~ppog_sb3.zoo.fast_env.GameVecMonitor`, which writes ``<run folder>/0.monitor.csv`` (SB3's monitor
+  format, one row per game: full-game unclipped score ``r``, agent steps ``l``, time ``t``, copied from the env's
+  ``info["episode"]``) and makes ``EvalCallback`` count games, not lives. What ``n_envs``, ``frame_stack``,
+  ``normalize``, ``env_kwargs`` and ``--vec-env`` mean there: :mod:`ppog_sb3.zoo.fast_env`.
+- **progress.csv**: ``train`` adds a CSV output to SB3's logger (next to stdout/tensorboard, as configured by
+  ``--verbose``/``-tb``): ``<log-folder>/<algo>/<env>_<n>/progress.csv``, one row per logger dump, one column per
+  logged key, e.g. ``time/total_timesteps``, ``time/fps``, ``rollout/ep_rew_mean`` (mean of the last 100
+  ``info["episode"]`` scores: full games on the fast path), ``rollout/ep_len_mean``, ``train/approx_kl``,
+  ``train/clip_fraction``, ``train/masked_fraction`` and ``train/ent_coef`` (PPOG), ``train/learning_rate``... A row
+  is written at each ``log_interval`` (every rollout for on-policy algorithms), and ``EvalCallback`` adds one at each
+  evaluation (``eval/*``, ``time/total_timesteps``). The ``train/*`` values of an update land in the next row
+  written after it (SB3 dumps before training): the next rollout's, or an evaluation row when an evaluation falls
+  in that rollout; cells of keys not logged since the previous row are empty. A key first logged later (e.g.
+  ``rollout/ep_rew_mean`` after the first game ends) adds a column: SB3's CSV writer then rewrites the file with
+  the wider header, earlier rows get empty cells. Read it with ``pandas.read_csv``. Hyperparameter-search trials
+  write none.
 - **Optuna storage** (``-optimize``):
 
   * without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
@@ -68,11 +87,18 @@ from optuna.samplers import BaseSampler, PartialFixedSampler, RandomSampler, TPE
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from rl_zoo3.exp_manager import ExperimentManager
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import CSVOutputFormat
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from ppog_sb3.ppog import PPOG, NonFiniteError
 
 #: Keyword arguments the zoo passes to every model itself (from its own flags): not allowed in a config.
 ZOO_MANAGED_KWARGS = ("env", "tensorboard_log", "seed", "verbose", "device")
+
+#: SB3 logger CSV of a ``train`` run, in its run folder (see the module docstring).
+PROGRESS_CSV = "progress.csv"
 
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 120
@@ -240,6 +266,37 @@ def fail_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
+class ProgressCSVCallback(BaseCallback):
+    """Adds a CSV output (``path``) to the model's SB3 logger for the length of one ``learn()`` call.
+
+    Decision: a callback, not ``model.set_logger(...)``: SB3 configures its logger (stdout, tensorboard with its
+    run numbering) at the start of ``learn()`` unless a custom logger was set, so adding one output to that logger
+    keeps every configured output as it is. ``_on_training_end`` closes the file (idempotent: the zoo calls the
+    first callback's ``on_training_end`` once more after ``learn()``).
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self._output: CSVOutputFormat | None = None
+
+    def _on_training_start(self) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._output = CSVOutputFormat(self.path)
+        self.logger.output_formats.append(self._output)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._output is None:
+            return
+        if self._output in self.logger.output_formats:
+            self.logger.output_formats.remove(self._output)
+        self._output.close()
+        self._output = None
+
+
 # ---------------------------------------------------------------------- the manager
 class PPOGExperimentManager(ExperimentManager):
     """The zoo's ExperimentManager plus PPOG's checks, default SQLite study, heartbeat and strict trial cap.
@@ -265,6 +322,51 @@ class PPOGExperimentManager(ExperimentManager):
                     path.parent.mkdir(parents=True, exist_ok=True)
                 self.storage = f"sqlite:///{path.resolve()}"
         self._sampler_seed = self.seed
+
+    # ------------------------------------------------------------------ envs and logging
+    def _fast_env_kwargs(self, eval_env: bool) -> dict[str, Any]:
+        """``env_kwargs`` of the training or evaluation env on the fast path.
+
+        Decision: without ``--eval-env-kwargs`` the evaluation env gets the final training ``env_kwargs`` (config
+        section included). The zoo's stated intent is the same, but it binds the evaluation env to the command
+        line's ``--env-kwargs`` before the config's ``env_kwargs`` are read, and an evaluation env with other frame
+        options than the training env would not even fit the policy.
+        """
+        explicit = getattr(self, "_eval_env_kwargs_args", None)
+        if eval_env and explicit is not None:
+            return dict(explicit)
+        return dict(self.env_kwargs)
+
+    def create_envs(self, n_envs: int, eval_env: bool = False, no_log: bool = False) -> VecEnv:
+        """The zoo's envs; for ``ppog/<Game>-v5`` ids the fast C++ vector env (see :mod:`ppog_sb3.zoo.fast_env`)."""
+        from ppog_sb3.zoo.fast_env import MONITOR_NAME, fast_env_options, make_fast_vec_env, uses_vector_env
+
+        env_id = self.env_name.gym_id
+        if not uses_vector_env(env_id):
+            return super().create_envs(n_envs, eval_env=eval_env, no_log=no_log)
+        log_dir = None if eval_env or no_log else self.save_path
+        options = fast_env_options(env_id, self._fast_env_kwargs(eval_env), self.frame_stack)
+        info_keywords = tuple(self.monitor_kwargs.get("info_keywords", ()))
+        monitor_file = os.path.join(log_dir, MONITOR_NAME) if log_dir else None
+        env: VecEnv = make_fast_vec_env(
+            env_id, n_envs, self.seed, options, monitor_file=monitor_file, info_keywords=info_keywords
+        )
+        if self.verbose > 0:
+            frames = env.observation_space.shape[0]  # type: ignore[index]
+            print(
+                f"Fast path: {env_id} as one ale-py C++ vector env with {n_envs} emulator(s), {frames} frames stacked "
+                f"in C++, game-level monitor{' ' + monitor_file + '.monitor.csv' if monitor_file else ''}"
+            )
+            if self.vec_env_class is SubprocVecEnv and not eval_env:
+                print(f"Note: --vec-env subproc does not apply to {env_id} (the C++ env runs its own worker threads)")
+        if self.vec_env_wrapper is not None:
+            env = self.vec_env_wrapper(env)
+        return self._maybe_normalize(env, eval_env)
+
+    def learn(self, model: BaseAlgorithm) -> None:
+        """The zoo's ``learn``, with SB3's logger also writing ``<run folder>/progress.csv`` (module docstring)."""
+        self.callbacks.append(ProgressCSVCallback(os.path.join(self.save_path, PROGRESS_CSV)))
+        super().learn(model)
 
     # ------------------------------------------------------------------ Atari detection
     @staticmethod
@@ -319,7 +421,20 @@ class PPOGExperimentManager(ExperimentManager):
         result = super()._preprocess_hyperparams(hyperparams)
         if self.algo == "ppog":
             self._check_ppog_hyperparams(result[0])
+        self._check_fast_path_settings(env_wrapper=result[1])
         return result
+
+    def _check_fast_path_settings(self, env_wrapper: Any) -> None:
+        """Up-front errors for settings the fast env cannot take (instead of a failure at env creation)."""
+        from ppog_sb3.zoo.fast_env import check_no_env_wrapper, check_normalize, fast_env_options, uses_vector_env
+
+        env_id = self.env_name.gym_id
+        if not uses_vector_env(env_id):
+            return
+        check_no_env_wrapper(env_id, env_wrapper)
+        check_normalize(env_id, self.normalize, self.normalize_kwargs)
+        fast_env_options(env_id, self._fast_env_kwargs(eval_env=False), self.frame_stack)
+        fast_env_options(env_id, self._fast_env_kwargs(eval_env=True), self.frame_stack)
 
     def _source(self, key: str) -> str:
         """Where a hyperparameter came from, for error messages."""

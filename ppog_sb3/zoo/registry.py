@@ -13,6 +13,10 @@ objects the zoo's scripts will use:
   ``rl_zoo3.exp_manager`` and in the modules that imported the name (``train``, ``enjoy``, and ``record_video``
   / ``push_to_hub`` when loaded). ``record_video`` is a script run with ``runpy``: it imports the name from
   ``rl_zoo3.exp_manager`` when it runs, so it gets the subclass too.
+- ``create_test_env`` (how ``enjoy`` and ``record_video`` build their env) is replaced by
+  :func:`ppog_sb3.zoo.fast_env.create_test_env` in ``rl_zoo3.utils`` (where ``record_video`` imports it from when it
+  runs), ``rl_zoo3`` and ``rl_zoo3.enjoy``: the plugin's ``ppog/<Game>-v5`` ids get the fast C++ vector env there
+  too; every other id goes to the zoo's own function, unchanged.
 - ``rl_zoo3.utils.StoreDict`` (``-params``, ``--env-kwargs``) evaluates each ``KEY:VALUE`` as Python, as before;
   a value that is not a Python expression (``ent_coef:lin_0.01``, ``policy:CnnPolicy``) is now kept as the
   plain string instead of crashing with a ``NameError``/``SyntaxError`` traceback. PPOG parses its schedule
@@ -118,6 +122,15 @@ def register() -> None:
     for module in zoo_modules:
         if getattr(module, "ExperimentManager", None) is original:
             module.ExperimentManager = PPOGExperimentManager  # type: ignore[attr-defined]
+
+    import ppog_sb3.zoo.fast_env as fast_env
+
+    if fast_env.zoo_create_test_env is None:
+        fast_env.zoo_create_test_env = rl_zoo3.utils.create_test_env
+    original_create_test_env = fast_env.zoo_create_test_env
+    for module in zoo_modules:
+        if getattr(module, "create_test_env", None) is original_create_test_env:
+            module.create_test_env = fast_env.create_test_env  # type: ignore[attr-defined]
 
     rl_zoo3.utils.StoreDict.__call__ = _store_dict_call  # type: ignore[method-assign]
     _registered = True

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gymnasium as gym
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from zoo_helpers import CARTPOLE_SMALL, CONFIG, free_port, run_parallel, run_zoo
@@ -87,8 +88,8 @@ def test_cartpole_train_enjoy_record_video_plot(tmp_path):
 def test_space_invaders_train_enjoy_record_video_plot(tmp_path):
     env_id = "SpaceInvadersNoFrameskip-v4"
     result = run_zoo(
-        "train", "--algo", "ppog", "--env", env_id, "-conf", str(CONFIG), "-f", "logs", "-n", "2048", "--seed", "0",
-        "--num-threads", "1", "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:2",
+        "train", "--algo", "ppog", "--env", env_id, "-conf", str(CONFIG), "-f", "logs", "-n", "1024", "--seed", "0",
+        "--num-threads", "1", "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1",
         "policy_kwargs:dict(features_extractor_kwargs=dict(features_dim=64))",
         cwd=tmp_path,
     )  # fmt: skip
@@ -103,7 +104,8 @@ def test_space_invaders_train_enjoy_record_video_plot(tmp_path):
 def test_yaml_strings_ppo_and_fast_path_configs(tmp_path):
     """PPOG strings from YAML; ``--algo ppo`` untouched; a fast-path-like id (already stacked) is not re-wrapped."""
     fast = yaml.safe_load(CONFIG.read_text())["ppog/SpaceInvaders-v5"]
-    fast.update(n_envs=2, n_steps=32, batch_size=64, n_epochs=1)
+    # fp32: the config's bf16 is a GPU speed option, emulated (~4x slower) on CPUs without BF16
+    fast.update(n_envs=2, n_steps=32, batch_size=64, n_epochs=1, precision="fp32", channels_last=False)
     custom = {
         "CartPole-v1": {
             "n_envs": 2,
@@ -150,28 +152,80 @@ def test_yaml_strings_ppo_and_fast_path_configs(tmp_path):
     assert "Stacking" not in enjoy.stdout
 
 
-def _fast_path_registered() -> bool:
-    try:
-        from ppog_sb3.envs import register_envs
-    except ImportError:
-        return False
-    register_envs()
-    return "ppog/SpaceInvaders-v5" in gym.registry
+#: Columns of progress.csv that ``ppog-zoo compare`` reads.
+PROGRESS_COLUMNS = (
+    "rollout/ep_rew_mean",
+    "train/clip_fraction",
+    "train/masked_fraction",
+    "train/approx_kl",
+    "train/ent_coef",
+    "time/total_timesteps",
+    "time/fps",
+)
 
 
-@pytest.mark.skipif(not _fast_path_registered(), reason="ppog_sb3.envs (ppog/SpaceInvaders-v5) is not installed yet")
-def test_fast_path_space_invaders(tmp_path):
-    env_id = "ppog/SpaceInvaders-v5"
+def test_fast_path_make_train_command(tmp_path):
+    """``make train``'s command line (tiny budget): one C++ vector env, game-level monitor CSV and evaluations,
+    progress.csv; then enjoy, record_video, plot_train and all_plots on the run."""
+    env_id, folder = "ppog/SpaceInvaders-v5", "ppog-SpaceInvaders-v5"
     result = run_zoo(
-        "train", "--algo", "ppog", "--env", env_id, "-conf", str(CONFIG), "-f", "logs", "-n", "1024", "--seed", "0",
-        "--num-threads", "1", "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1",
+        "train", "--algo", "ppog", "--env", env_id, "-conf", str(CONFIG), "-f", "logs", "-n", "2048", "--seed", "0",
+        "--vec-env", "dummy",  # as in the Makefile (the zoo's default; no effect on ppog/ ids)
+        "--num-threads", "1", "--eval-freq", "1024", "--eval-episodes", "2",
+        # tiny run; fp32 because bf16 (the config's GPU speed option) is emulated, ~4x slower, on CPUs without BF16
+        "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1", "precision:fp32", "channels_last:False",
         "policy_kwargs:dict(features_extractor_kwargs=dict(features_dim=64))",
         cwd=tmp_path,
     )  # fmt: skip
-    assert "Stacking" not in result.stdout and "VecTransposeImage" not in result.stdout
-    model = PPOG.load(tmp_path / "logs" / "ppog" / "ppog-SpaceInvaders-v5_1" / "ppog-SpaceInvaders-v5.zip")
-    assert model.observation_space.shape == (4, 84, 84)
-    run_zoo("enjoy", "--algo", "ppog", "--env", env_id, "-f", "logs", "--no-render", "-n", "100", cwd=tmp_path)
+    out = result.stdout
+    assert "Fast path: ppog/SpaceInvaders-v5 as one ale-py C++ vector env with 2 emulator(s)" in out, result.describe()
+    assert "Stacking" not in out and "VecTransposeImage" not in out
+    assert "fps" in out and "ep_rew_mean" in out  # SB3's logger on stdout as before
+
+    run = tmp_path / "logs" / "ppog" / f"{folder}_1"
+    assert sorted(p.name for p in run.glob("*.monitor.csv")) == ["0.monitor.csv"]
+    model = PPOG.load(run / f"{folder}.zip")
+    assert model.observation_space.shape == (4, 84, 84) and model.num_timesteps == 2048
+
+    monitor = pd.read_csv(run / "0.monitor.csv", skiprows=1)
+    assert list(monitor.columns) == ["r", "l", "t"] and len(monitor) >= 1, result.describe()
+    assert (monitor["r"] % 5 == 0).all() and (monitor["l"] > 100).all()  # Space Invaders game scores, whole games
+    assert monitor["l"].sum() <= 2048
+
+    progress = pd.read_csv(run / "progress.csv")
+    for column in PROGRESS_COLUMNS:
+        assert column in progress.columns, column
+    assert progress["time/total_timesteps"].max() == 2048
+    rollouts = progress.dropna(subset=["rollout/ep_rew_mean"])
+    # ep_info_buffer (info["episode"]) and the monitor CSV saw the same games, each once: equal means
+    assert rollouts["rollout/ep_rew_mean"].iloc[-1] == pytest.approx(monitor["r"].mean(), rel=1e-3)
+    assert rollouts["rollout/ep_len_mean"].iloc[-1] == pytest.approx(monitor["l"].mean(), rel=1e-3)
+    assert progress["train/masked_fraction"].notna().any() and progress["train/ent_coef"].notna().any()
+
+    evaluations = np.load(run / "evaluations.npz")
+    assert evaluations["timesteps"].tolist() == [1024, 2048]
+    assert evaluations["results"].shape == (2, 2) and (evaluations["results"] % 5 == 0).all()  # game scores
+    assert (evaluations["ep_lengths"] > 100).all()  # whole games, not lives
+    logged = progress.dropna(subset=["eval/mean_reward"])["eval/mean_reward"].tolist()
+    assert logged == pytest.approx(evaluations["results"].mean(axis=1).tolist())
+
+    common = ["--algo", "ppog", "--env", env_id, "-f", "logs"]
+    followers = run_parallel(
+        [
+            ("enjoy", *common, "--no-render", "-n", "1500", "--num-threads", "1"),
+            ("record_video", *common, "-n", "100"),
+            ("plot_train", *common, "-w", "1", "-o", "plot.png"),
+            ("all_plots", "-a", "ppog", "-e", env_id, "-f", "logs", "--no-display", "-o", "all_plots"),
+        ],
+        cwd=tmp_path,
+    )
+    check_ok(followers)
+    enjoy, record, plot, all_plots = followers
+    assert "Atari Episode Score" in enjoy.stdout and "Stacking" not in enjoy.stdout, enjoy.describe()
+    videos = list((run / "videos").glob("*.mp4"))
+    assert videos and videos[0].stat().st_size > 0, record.describe()
+    assert (tmp_path / "plot.png").stat().st_size > 0, plot.describe()
+    assert folder in all_plots.stdout and (tmp_path / "all_plots.pkl").is_file(), all_plots.describe()
 
 
 def test_bad_input_is_one_clear_line(tmp_path):

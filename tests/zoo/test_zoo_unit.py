@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 
 import optuna
 import pytest
@@ -93,7 +95,11 @@ def test_config_sections_and_comments():
     assert config["SpaceInvadersNoFrameskip-v4"] == atari
     fast = config["ppog/SpaceInvaders-v5"]
     assert "frame_stack" not in fast and "env_wrapper" not in fast, "the fast path is already preprocessed and stacked"
-    assert {k: v for k, v in atari.items() if k not in ("frame_stack", "env_wrapper")} == fast
+    speed = {"precision", "channels_last"}  # PPOG's speed options, on the fast path only
+    assert {k: v for k, v in atari.items() if k not in ("frame_stack", "env_wrapper")} == {
+        k: v for k, v in fast.items() if k not in speed
+    }
+    assert (fast["precision"], fast["channels_last"]) == ("bf16", True)
 
     # Every value has a reason comment
     for number, line in enumerate(CONFIG.read_text().splitlines(), start=1):
@@ -167,15 +173,58 @@ def test_fixed_params_pin_the_search_space():
 
 
 # ---------------------------------------------------------------------- CLI dispatcher
-def test_cli_usage_unknown_and_reserved_commands(capsys):
+def test_cli_usage_and_unknown_commands(capsys):
     assert cli.main([]) == 2
     assert "record_video" in capsys.readouterr().out
     assert cli.main(["--help"]) == 0
-    assert cli.main(["compare"]) == 2
-    assert "reserved" in capsys.readouterr().err
+    assert "compare" in capsys.readouterr().out
     assert cli.main(["nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown command 'nope'" in err
+
+
+def test_compare_calls_the_compare_module_lazily(capsys, monkeypatch):
+    calls = []
+    fake = types.ModuleType(cli.COMPARE_MODULE)
+    fake.main = lambda argv: calls.append(argv) or 5  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, cli.COMPARE_MODULE, fake)
+    assert cli.main(["compare", "-f", "logs", "--out", "x.png"]) == 5
+    assert calls == [["-f", "logs", "--out", "x.png"]]
+
+
+def test_compare_without_its_module_is_one_line_and_exit_2(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, cli.COMPARE_MODULE, None)  # import fails as for a missing file
+    assert cli.main(["compare", "-f", "logs"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ppog-zoo compare: error:") and cli.COMPARE_MODULE in err
+
+
+def test_compare_import_errors_inside_the_module_are_not_hidden(capsys, monkeypatch):
+    def broken(name, *args, **kwargs):
+        if name == cli.COMPARE_MODULE:
+            raise ModuleNotFoundError("No module named 'seaborn'", name="seaborn")
+        return original(name, *args, **kwargs)
+
+    import importlib
+
+    original = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module", broken)
+    assert cli.main(["compare"]) == 1
+    err = capsys.readouterr().err
+    assert "seaborn" in err and "not available yet" not in err
+
+
+def test_plot_commands_take_namespaced_env_ids():
+    assert cli.env_folder_names(["-a", "ppog", "-e", "ppog/SpaceInvaders-v5", "CartPole-v1", "-f", "logs/x"]) == [
+        "-a",
+        "ppog",
+        "-e",
+        "ppog-SpaceInvaders-v5",
+        "CartPole-v1",
+        "-f",
+        "logs/x",
+    ]
+    assert cli.env_folder_names(["--env=ppog/Pong-v5", "-o", "a/b.png"]) == ["--env=ppog-Pong-v5", "-o", "a/b.png"]
 
 
 def test_cli_extra_command_hook(capsys):
@@ -209,7 +258,15 @@ def test_ppo_comparison_config_matches_ppog_config():
 
     ppo = yaml.safe_load((CONFIG.parent / "ppo.yml").read_text())
     ppog = load_config()
-    ppog_only = {"policy_loss", "ent_coef_decay", "ent_coef_min", "vf_learning_rate", "advantage_estimator", "precision"}
+    ppog_only = {
+        "policy_loss",
+        "ent_coef_decay",
+        "ent_coef_min",
+        "vf_learning_rate",
+        "advantage_estimator",
+        "precision",
+        "channels_last",
+    }
     for section, values in ppo.items():
         assert {k: v for k, v in ppog[section].items() if k not in ppog_only} == values, section
         PPO(env=None, _init_setup_model=False, **{k: v for k, v in values.items() if k not in ZOO_KEYS})
