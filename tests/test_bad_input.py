@@ -34,3 +34,11 @@ def test_bad_arguments_raise_at_construction(kwargs, pattern):
 
 def test_batch_size_one_is_fine_without_normalization():
     PPOG("MlpPolicy", "CartPole-v1", n_steps=4, batch_size=1, normalize_advantage=False, device="cpu")
+
+
+def test_nstep_needs_ppog_buffer():
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    PPOG("MlpPolicy", "CartPole-v1", advantage_estimator="nstep", **TINY)  # PPOG's own buffer: fine
+    with pytest.raises(ValueError, match="advantage_estimator='nstep' needs PPOG's rollout buffer.*RolloutBuffer"):
+        PPOG("MlpPolicy", "CartPole-v1", advantage_estimator="nstep", rollout_buffer_class=RolloutBuffer, **TINY)

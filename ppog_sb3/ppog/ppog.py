@@ -244,14 +244,14 @@ class PPOG(OnPolicyAlgorithm):
             )
         if issubclass(self.rollout_buffer_class, (PPOGRolloutBuffer, PPOGDictRolloutBuffer)):
             self.rollout_buffer_kwargs = {"advantage_estimator": self.advantage_estimator, **self.rollout_buffer_kwargs}
-        if issubclass(self.rollout_buffer_class, PPOGRolloutBuffer) and self.channels_last:
-            image = is_image_space(self.observation_space, check_channels=False)
-            self.rollout_buffer_kwargs.setdefault("channels_last", image)
         elif self.advantage_estimator != "gae":
             raise ValueError(
                 f"advantage_estimator={self.advantage_estimator!r} needs PPOG's rollout buffer, "
                 f"but rollout_buffer_class={self.rollout_buffer_class.__name__} was given."
             )
+        if issubclass(self.rollout_buffer_class, PPOGRolloutBuffer) and self.channels_last:
+            image = is_image_space(self.observation_space, check_channels=False)
+            self.rollout_buffer_kwargs.setdefault("channels_last", image)
         super()._setup_model()
 
         # Schedules: as PPO, plus the entropy coefficient and the critic's learning rate
