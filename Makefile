@@ -15,10 +15,10 @@ PYTEST_ARGS ?=
 
 install: .install.stamp
 
-# Main job: PPOG on Space Invaders (fast vectorized ALE path), zoo config, embedded SQLite-free default run.
+# Main job: PPOG on Space Invaders through ppog-zoo: fast vectorized ALE path, zoo_configs/ppog.yml, logs in $(LOGS)/ppog/
 train: install
 	$(PYTHON) -m ppog_sb3.zoo train --algo ppog --env ppog/SpaceInvaders-v5 -conf zoo_configs/ppog.yml \
-		-f $(LOGS) -n $(TIMESTEPS) --seed 0 --vec-env dummy
+		-f $(LOGS) -n $(TIMESTEPS) --seed 0
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -170,10 +170,9 @@ def test_fast_path_make_train_command(tmp_path):
     env_id, folder = "ppog/SpaceInvaders-v5", "ppog-SpaceInvaders-v5"
     result = run_zoo(
         "train", "--algo", "ppog", "--env", env_id, "-conf", str(CONFIG), "-f", "logs", "-n", "2048", "--seed", "0",
-        "--vec-env", "dummy",  # as in the Makefile (the zoo's default; no effect on ppog/ ids)
         "--num-threads", "1", "--eval-freq", "1024", "--eval-episodes", "2",
-        # tiny run; fp32 because bf16 (the config's GPU speed option) is emulated, ~4x slower, on CPUs without BF16
-        "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1", "precision:fp32", "channels_last:False",
+        # tiny run; the config's speed options (precision: auto, channels_last) stay as in the Makefile's job
+        "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1",
         "policy_kwargs:dict(features_extractor_kwargs=dict(features_dim=64))",
         cwd=tmp_path,
     )  # fmt: skip
