@@ -226,3 +226,32 @@ def test_model_loads_in_a_fresh_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout.split()
     assert int(out[0]) == expected
     assert float(out[1]) == pytest.approx(5e-4)
+
+
+@pytest.mark.slow
+def test_same_seed_same_result_fast_atari_path():
+    """The fast ALE path is deterministic for a seed too (its C++ worker threads each own whole emulators)."""
+    import ppog_sb3
+
+    def run():
+        env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=2, seed=7)
+        model = PPOG(
+            "CnnPolicy",
+            env,
+            n_steps=32,
+            batch_size=32,
+            n_epochs=1,
+            seed=7,
+            device="cpu",
+            channels_last=True,
+            policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32)),
+        )
+        model.learn(128)
+        env.close()
+        return model
+
+    a, b = run(), run()
+    assert a.num_timesteps == b.num_timesteps == 128
+    for key, value in a.policy.state_dict().items():
+        assert th.equal(value, b.policy.state_dict()[key]), key
+    np.testing.assert_array_equal(a.rollout_buffer.observations, b.rollout_buffer.observations)
