@@ -17,6 +17,7 @@ import time
 
 import psutil
 from stable_baselines3.common.callbacks import BaseCallback
+from throughput import N_ENVS, ZOO_ATARI  # the same zoo Atari settings as the throughput benchmark
 
 import ppog_sb3
 from ppog_sb3 import PPOG
@@ -59,23 +60,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)
+    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=0)
     model = PPOG(
         "CnnPolicy",
         env,
-        n_steps=128,
-        n_epochs=4,
-        batch_size=256,
-        learning_rate=2.5e-4,
-        clip_range=0.1,
-        vf_coef=0.5,
-        ent_coef=0.01,
         ent_coef_decay=0.9997,
         ent_coef_min=0.001,
         precision="auto",
         channels_last=True,
         seed=0,
         device=args.device,
+        **ZOO_ATARI,
     )
     monitor = SoakMonitor(args.minutes, args.window)
     model.learn(10**12, callback=monitor)
