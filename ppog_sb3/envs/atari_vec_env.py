@@ -66,7 +66,7 @@ from gymnasium import spaces
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from ppog_sb3.envs.options import AtariOptions, check_int, check_render_mode, make_options
+from ppog_sb3.envs.options import DEFAULT_MAX_EPISODE_STEPS, AtariOptions, check_int, check_render_mode, make_options
 
 __all__ = ["AtariVecEnv", "make_atari_vec_env", "make_vector_env"]
 
@@ -362,7 +362,7 @@ def make_atari_vec_env(
     clip_reward: bool = True,
     repeat_action_probability: float | None = None,
     action_repeat_probability: float | None = None,
-    max_episode_steps: int | None = 27_000,
+    max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
     full_action_space: bool = False,
     use_fire_reset: bool = True,
     num_threads: int | None = None,
