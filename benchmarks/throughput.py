@@ -8,7 +8,9 @@ against PPOG (same hyperparameters, its fast settings), in one run, alternating.
 Each round trains every variant in its own fresh subprocess (so each peak RSS is its own): build the model, run one
 untimed warm-up rollout + update, then time ``--rollouts`` rollouts + updates. The order of the variants alternates
 between rounds so drifts of a shared machine's load hit all alike. Printed: env-steps/s per round, the mean of each
-variant, the ratio to SB3 PPO, and the peak resident memory of each process (and peak CUDA memory on a GPU).
+variant, the ratio to SB3 PPO, the peak resident memory of each process (and peak CUDA memory on a GPU), and where
+the time goes: seconds per rollout (environment stepping + inference forward passes) and per update (``n_epochs``
+passes of forward + backward + Adam over the rollout), so a ratio can be read against what each phase costs.
 
 Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
@@ -62,16 +64,37 @@ def _build(variant: str, device: str, seed: int):
     raise ValueError(f"Unknown variant {variant!r}: allowed values are ppo, ppog-fp32, ppog-fast.")
 
 
+def _time_phases(model) -> dict[str, float]:
+    """Wrap the model's ``collect_rollouts`` and ``train`` so their wall time adds up in the returned dict."""
+    totals = {"collect": 0.0, "train": 0.0}
+
+    def timed(name, method):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                totals[name] += time.perf_counter() - start
+
+        return wrapper
+
+    model.collect_rollouts = timed("collect", model.collect_rollouts)
+    model.train = timed("train", model.train)
+    return totals
+
+
 def _worker(variant: str, rollouts: int, device: str, seed: int) -> None:
     """One timed measurement, printed as a JSON line."""
     import torch as th
 
     model = _build(variant, device, seed)
+    phases = _time_phases(model)
     steps_per_rollout = model.n_steps * model.n_envs
     model.learn(steps_per_rollout)  # warm-up: allocations, oneDNN kernel selection, env start
     if device.startswith("cuda"):
         th.cuda.synchronize()
         th.cuda.reset_peak_memory_stats()
+    phases.update(collect=0.0, train=0.0)
     start = time.perf_counter()
     model.learn(rollouts * steps_per_rollout, reset_num_timesteps=False)
     if device.startswith("cuda"):
@@ -83,6 +106,8 @@ def _worker(variant: str, rollouts: int, device: str, seed: int) -> None:
         "seconds": elapsed,
         "steps_per_s": rollouts * steps_per_rollout / elapsed,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "collect_s_per_rollout": phases["collect"] / rollouts,
+        "train_s_per_update": phases["train"] / rollouts,
     }
     if device.startswith("cuda"):
         result["peak_cuda_mib"] = th.cuda.max_memory_allocated() / 2**20
@@ -132,7 +157,8 @@ def main() -> None:
             extra = f", peak CUDA {result['peak_cuda_mib']:.0f} MiB" if "peak_cuda_mib" in result else ""
             print(
                 f"round {round_index + 1} {variant:10s} {result['steps_per_s']:8.1f} env-steps/s "
-                f"(peak RSS {result['peak_rss_mib']:.0f} MiB{extra})",
+                f"(rollout {result['collect_s_per_rollout']:.2f} s + update {result['train_s_per_update']:.2f} s; "
+                f"peak RSS {result['peak_rss_mib']:.0f} MiB{extra})",
                 flush=True,
             )
 
@@ -141,7 +167,12 @@ def main() -> None:
     for variant, rows in results.items():
         means[variant] = sum(r["steps"] for r in rows) / sum(r["seconds"] for r in rows)
         peak = max(r["peak_rss_mib"] for r in rows)
-        print(f"  {variant:10s} {means[variant]:8.1f} env-steps/s   peak RSS {peak:.0f} MiB")
+        collect = sum(r["collect_s_per_rollout"] for r in rows) / len(rows)
+        train = sum(r["train_s_per_update"] for r in rows) / len(rows)
+        print(
+            f"  {variant:10s} {means[variant]:8.1f} env-steps/s   rollout {collect:.2f} s + update {train:.2f} s "
+            f"per {N_ENVS * ZOO_ATARI['n_steps']} steps   peak RSS {peak:.0f} MiB"
+        )
     if "ppo" in means:
         for variant in means:
             if variant != "ppo":
