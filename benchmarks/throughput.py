@@ -16,7 +16,10 @@ Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
   ppog-fp32  PPOG, same env and settings as ppo (the algorithm alone: loss, buffer, inference-mode rollouts)
   ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env), precision="auto" (bf16 where
-             native), channels_last=True
+             native), channels_last=True: what zoo_configs/ppog.yml trains with
+  ppog-fast-fp32 / ppog-fast-bf16
+             the same with the precision forced (on a GPU: `--device cuda --variants ppo ppog-fast-fp32 ppog-fast-bf16`;
+             forcing bf16 on a CPU without native bf16 emulates it: much slower)
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ ZOO_ATARI = dict(
     ent_coef=0.01,
 )
 N_ENVS = 8
+VARIANTS = ("ppo", "ppog-fp32", "ppog-fast", "ppog-fast-fp32", "ppog-fast-bf16")
 
 
 def _build(variant: str, device: str, seed: int):
@@ -53,15 +57,17 @@ def _build(variant: str, device: str, seed: int):
     from ppog_sb3 import PPOG
 
     gym.register_envs(ale_py)
-    if variant == "ppog-fast":
+    fast_precision = {"ppog-fast": "auto", "ppog-fast-fp32": "fp32", "ppog-fast-bf16": "bf16"}
+    if variant in fast_precision:
         env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed)
-        return PPOG("CnnPolicy", env, precision="auto", channels_last=True, seed=seed, device=device, **ZOO_ATARI)
+        precision = fast_precision[variant]
+        return PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=seed, device=device, **ZOO_ATARI)
     env = VecFrameStack(make_atari_env("SpaceInvadersNoFrameskip-v4", n_envs=N_ENVS, seed=seed), n_stack=4)
     if variant == "ppo":
         return PPO("CnnPolicy", env, seed=seed, device=device, **ZOO_ATARI)
     if variant == "ppog-fp32":
         return PPOG("CnnPolicy", env, seed=seed, device=device, **ZOO_ATARI)
-    raise ValueError(f"Unknown variant {variant!r}: allowed values are ppo, ppog-fp32, ppog-fast.")
+    raise ValueError(f"Unknown variant {variant!r}: allowed values are {', '.join(VARIANTS)}.")
 
 
 def _time_phases(model) -> dict[str, float]:
@@ -119,7 +125,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rollouts", type=int, default=4, help="timed rollouts (+ updates) per measurement")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--variants", nargs="+", default=["ppo", "ppog-fast"])
+    parser.add_argument("--variants", nargs="+", default=["ppo", "ppog-fast"], choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,7 +162,7 @@ def main() -> None:
             results[variant].append(result)
             extra = f", peak CUDA {result['peak_cuda_mib']:.0f} MiB" if "peak_cuda_mib" in result else ""
             print(
-                f"round {round_index + 1} {variant:10s} {result['steps_per_s']:8.1f} env-steps/s "
+                f"round {round_index + 1} {variant:14s} {result['steps_per_s']:8.1f} env-steps/s "
                 f"(rollout {result['collect_s_per_rollout']:.2f} s + update {result['train_s_per_update']:.2f} s; "
                 f"peak RSS {result['peak_rss_mib']:.0f} MiB{extra})",
                 flush=True,
@@ -170,7 +176,7 @@ def main() -> None:
         collect = sum(r["collect_s_per_rollout"] for r in rows) / len(rows)
         train = sum(r["train_s_per_update"] for r in rows) / len(rows)
         print(
-            f"  {variant:10s} {means[variant]:8.1f} env-steps/s   rollout {collect:.2f} s + update {train:.2f} s "
+            f"  {variant:14s} {means[variant]:8.1f} env-steps/s   rollout {collect:.2f} s + update {train:.2f} s "
             f"per {N_ENVS * ZOO_ATARI['n_steps']} steps   peak RSS {peak:.0f} MiB"
         )
     if "ppo" in means:
