@@ -47,3 +47,37 @@ class SmallImageEnv(gym.Env):
 
     def render(self):
         return np.repeat(self._last[..., :1] if self._last.shape[-1] <= 4 else self._last[:1].transpose(1, 2, 0), 3, -1)
+
+
+# A small CnnPolicy setup shared by the precision and CUDA tests: 4-channel 36x36 frames, 2 envs, a tiny CNN.
+SMALL_CNN = dict(
+    n_steps=32, batch_size=32, n_epochs=2, seed=1, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32))
+)
+
+
+def image_vec_env():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return make_vec_env(lambda: SmallImageEnv(channels=4, channel_first=True, max_steps=20), n_envs=2, seed=2)
+
+
+def random_batch(model, n: int = 64):
+    """A fixed random minibatch of uint8 observations and actions, on the model's device."""
+    import torch as th
+
+    rng = np.random.default_rng(0)
+    observations = rng.integers(0, 256, size=(n, *model.observation_space.shape), dtype=np.uint8)
+    actions = rng.integers(0, model.action_space.n, size=n)
+    return th.as_tensor(observations, device=model.device), th.as_tensor(actions, device=model.device)
+
+
+def forward_backward(model, observations, actions):
+    """Values, log-probs and the gradient of a fixed loss for one batch, through the model's own input path
+    (channels_last conversion, autocast), returned on the CPU."""
+    model.policy.optimizer.zero_grad()
+    with model._autocast():
+        values, log_prob, entropy = model.policy.evaluate_actions(model._model_input(observations), actions)
+    loss = (values.float() ** 2).mean() - log_prob.float().mean() - 0.01 * entropy.float().mean()
+    loss.backward()
+    grads = {name: p.grad.detach().cpu().clone() for name, p in model.policy.named_parameters()}
+    return values.float().detach().cpu(), log_prob.float().detach().cpu(), grads

@@ -6,24 +6,18 @@ Skipped where torch sees no GPU (CI has none); ``benchmarks/gpu_check.sh`` runs 
 import numpy as np
 import pytest
 import torch as th
-from helpers import SmallImageEnv
-from stable_baselines3.common.env_util import make_vec_env
+from helpers import SMALL_CNN as CNN
+from helpers import forward_backward, image_vec_env, random_batch
 
 from ppog_sb3 import PPOG
 
 pytestmark = pytest.mark.skipif(not th.cuda.is_available(), reason="no CUDA device")
 
-CNN = dict(n_steps=32, batch_size=32, n_epochs=2, seed=1, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32)))
-
-
-def _image_env():
-    return make_vec_env(lambda: SmallImageEnv(channels=4, channel_first=True, max_steps=20), n_envs=2, seed=2)
-
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_cuda_trains_and_loads_on_cpu(tmp_path, precision, channels_last):
-    model = PPOG("CnnPolicy", _image_env(), device="cuda", precision=precision, channels_last=channels_last, **CNN)
+    model = PPOG("CnnPolicy", image_vec_env(), device="cuda", precision=precision, channels_last=channels_last, **CNN)
     assert model._use_bf16 == (precision == "bf16")
     model.learn(128)
     for parameter in model.policy.parameters():
@@ -35,27 +29,21 @@ def test_cuda_trains_and_loads_on_cpu(tmp_path, precision, channels_last):
     on_cpu = PPOG.load(tmp_path / "model.zip", device="cpu")
     for name, parameter in model.policy.state_dict().items():
         th.testing.assert_close(on_cpu.policy.state_dict()[name], parameter.cpu(), msg=name)
-    actions, _ = on_cpu.predict(_image_env().reset(), deterministic=True)
+    actions, _ = on_cpu.predict(image_vec_env().reset(), deterministic=True)
     assert actions.shape == (2,)
 
 
 def test_cuda_computes_what_the_cpu_computes():
-    cpu = PPOG("CnnPolicy", _image_env(), device="cpu", **CNN)
-    gpu = PPOG("CnnPolicy", _image_env(), device="cuda", **CNN)
+    cpu = PPOG("CnnPolicy", image_vec_env(), device="cpu", **CNN)
+    gpu = PPOG("CnnPolicy", image_vec_env(), device="cuda", **CNN)
     gpu.set_parameters(cpu.get_parameters())
-    rng = np.random.default_rng(0)
-    observations = rng.integers(0, 256, size=(64, *cpu.observation_space.shape), dtype=np.uint8)
-    actions = rng.integers(0, 4, size=64)
-    results = []
-    for model in (cpu, gpu):
-        obs = th.as_tensor(observations, device=model.device)
-        values, log_prob, _ = model.policy.evaluate_actions(obs, th.as_tensor(actions, device=model.device))
-        (values.pow(2).mean() - log_prob.mean()).backward()
-        grads = th.cat([p.grad.flatten().cpu() for p in model.policy.parameters()])
-        results.append((values.detach().cpu(), log_prob.detach().cpu(), grads))
+    results = [forward_backward(model, *random_batch(model)) for model in (cpu, gpu)]
     # TF32 may be on for convolutions: compare at TF32's precision, not fp32's
-    for a, b in zip(*results):
-        th.testing.assert_close(b, a, rtol=2e-2, atol=2e-3)
+    (values_a, log_prob_a, grads_a), (values_b, log_prob_b, grads_b) = results
+    th.testing.assert_close(values_b, values_a, rtol=2e-2, atol=2e-3)
+    th.testing.assert_close(log_prob_b, log_prob_a, rtol=2e-2, atol=2e-3)
+    for name, grad in grads_a.items():
+        th.testing.assert_close(grads_b[name], grad, rtol=2e-2, atol=2e-3, msg=name)
 
 
 def test_cuda_on_the_fast_atari_path():

@@ -3,51 +3,21 @@
 import numpy as np
 import pytest
 import torch as th
-from helpers import SmallImageEnv
-from stable_baselines3.common.env_util import make_vec_env
+from helpers import SMALL_CNN, forward_backward, image_vec_env, random_batch
 
 from ppog_sb3 import PPOG
 from ppog_sb3.ppog.ppog import has_native_bf16
 
-CNN = dict(
-    n_steps=32,
-    batch_size=32,
-    n_epochs=2,
-    seed=1,
-    device="cpu",
-    policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32)),
-)
-
-
-def _image_env():
-    return make_vec_env(lambda: SmallImageEnv(channels=4, channel_first=True, max_steps=20), n_envs=2, seed=2)
-
-
-def _forward_backward(model, observations, actions):
-    """Values, log-probs and the gradient of a fixed loss for one batch, through the model's own input path."""
-    model.policy.optimizer.zero_grad()
-    with model._autocast():
-        values, log_prob, entropy = model.policy.evaluate_actions(model._model_input(observations), actions)
-    loss = (values.float() ** 2).mean() - log_prob.float().mean() - 0.01 * entropy.float().mean()
-    loss.backward()
-    grads = {name: p.grad.clone() for name, p in model.policy.named_parameters()}
-    return values.float().detach(), log_prob.float().detach(), grads
-
-
-def _batch(model, n=64):
-    rng = np.random.default_rng(0)
-    observations = th.as_tensor(rng.integers(0, 256, size=(n, *model.observation_space.shape), dtype=np.uint8))
-    actions = th.as_tensor(rng.integers(0, model.action_space.n, size=n))
-    return observations, actions
+CNN = dict(SMALL_CNN, device="cpu")
 
 
 def test_channels_last_computes_the_same():
-    reference = PPOG("CnnPolicy", _image_env(), **CNN)
-    fast = PPOG("CnnPolicy", _image_env(), channels_last=True, **CNN)
+    reference = PPOG("CnnPolicy", image_vec_env(), **CNN)
+    fast = PPOG("CnnPolicy", image_vec_env(), channels_last=True, **CNN)
     conv = fast.policy.features_extractor.cnn[0].weight
     assert conv.is_contiguous(memory_format=th.channels_last) and not conv.is_contiguous()
-    values_a, log_prob_a, grads_a = _forward_backward(reference, *_batch(reference))
-    values_b, log_prob_b, grads_b = _forward_backward(fast, *_batch(fast))
+    values_a, log_prob_a, grads_a = forward_backward(reference, *random_batch(reference))
+    values_b, log_prob_b, grads_b = forward_backward(fast, *random_batch(fast))
     th.testing.assert_close(values_b, values_a, rtol=1e-5, atol=1e-6)
     th.testing.assert_close(log_prob_b, log_prob_a, rtol=1e-5, atol=1e-6)
     for name, grad in grads_a.items():
@@ -58,7 +28,7 @@ def test_channels_last_computes_the_same():
 
 @pytest.mark.filterwarnings("ignore:precision='bf16'")
 def test_bf16_keeps_loss_buffer_and_optimizer_in_fp32():
-    model = PPOG("CnnPolicy", _image_env(), precision="bf16", channels_last=True, **CNN)
+    model = PPOG("CnnPolicy", image_vec_env(), precision="bf16", channels_last=True, **CNN)
     assert model._use_bf16
     model.learn(128)
     assert model.rollout_buffer.values.dtype == np.float32 and model.rollout_buffer.log_probs.dtype == np.float32
@@ -68,10 +38,10 @@ def test_bf16_keeps_loss_buffer_and_optimizer_in_fp32():
     for state in model.policy.optimizer.state.values():
         assert state["exp_avg"].dtype == th.float32
     # bf16 changes the rounding, not the computation: one forward/backward is close to fp32's
-    reference = PPOG("CnnPolicy", _image_env(), **CNN)
+    reference = PPOG("CnnPolicy", image_vec_env(), **CNN)
     reference.set_parameters(model.get_parameters())
-    values_a, log_prob_a, grads_a = _forward_backward(reference, *_batch(reference))
-    values_b, log_prob_b, grads_b = _forward_backward(model, *_batch(model))
+    values_a, log_prob_a, grads_a = forward_backward(reference, *random_batch(reference))
+    values_b, log_prob_b, grads_b = forward_backward(model, *random_batch(model))
     assert values_b.dtype == th.float32
     th.testing.assert_close(values_b, values_a, rtol=0.05, atol=0.02)
     th.testing.assert_close(log_prob_b, log_prob_a, rtol=0.05, atol=0.02)
