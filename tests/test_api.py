@@ -138,8 +138,8 @@ def test_logged_keys(tmp_path):
     assert logged == pytest.approx([0.05, 0.025, 0.0125])  # decayed once per update, before the epochs
     assert log["train/vf_learning_rate"].dropna().iloc[-1] == pytest.approx(1e-3)
     assert log["train/learning_rate"].dropna().iloc[-1] == pytest.approx(3e-4)
-    # PPOG's clip_fraction is the masked fraction
-    assert (log["train/clip_fraction"].dropna() == log["train/masked_fraction"].dropna()).all()
+    # SB3's clip_fraction (|ratio - 1| > eps) counts a superset of the samples PPOG masks
+    assert (log["train/clip_fraction"].dropna() >= log["train/masked_fraction"].dropna()).all()
 
 
 def test_separate_learning_rates_reach_the_optimizer():

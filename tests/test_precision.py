@@ -6,7 +6,7 @@ import torch as th
 from helpers import SMALL_CNN, forward_backward, image_vec_env, random_batch
 
 from ppog_sb3 import PPOG
-from ppog_sb3.ppog.ppog import has_native_bf16
+from ppog_sb3.common.precision import has_native_bf16
 
 CNN = dict(SMALL_CNN, device="cpu")
 

@@ -77,4 +77,13 @@ def clip_policy_loss(
     return loss, mask
 
 
+def clip_fraction(ratio: th.Tensor, clip_range: float) -> th.Tensor:
+    """SB3's ``train/clip_fraction``: the fraction of samples with ``|ratio - 1| > eps``, whichever loss is trained.
+
+    It counts ratios outside the trust region in either direction; :func:`ppo_clip_mask` (``train/masked_fraction``)
+    counts only those outside in the direction the advantage pushes, a subset.
+    """
+    return th.mean((th.abs(ratio - 1) > clip_range).float())
+
+
 POLICY_LOSSES = {"ppog": ppog_policy_loss, "clip": clip_policy_loss}

@@ -51,7 +51,8 @@ def _schedule_error(name: str, value: Any) -> str:
 
 
 class DecayedSchedule:
-    """``max(floor, base(progress_remaining) * decay ** n_updates)``.
+    """``max(floor, base(progress_remaining) * decay ** n_updates)``, or from an ``origin``:
+    ``max(floor, base(progress_remaining) * origin_factor * decay ** (n_updates - origin_updates))``.
 
     PPOG decays the entropy coefficient once per update (once per rollout, before the epochs), as the course
     code does: ``ent_coef = max(ent_coef_min, ent_coef * ent_coef_decay)``. Writing it as a closed form of the
@@ -61,20 +62,26 @@ class DecayedSchedule:
     :param base: the schedule before decay (constant for the course code's setting)
     :param decay: multiplicative decay per update, in (0, 1]; 1 disables the decay
     :param floor: lower bound, >= 0
+    :param origin: ``(origin_updates, origin_factor)``: where the decay starts and the factor reached there; ``(0, 1.0)``
+        unless the decay was changed on a live model (a new decay goes on from the factor reached)
     """
 
-    def __init__(self, base: Callable[[float], float], decay: float = 1.0, floor: float = 0.0) -> None:
+    def __init__(
+        self, base: Callable[[float], float], decay: float = 1.0, floor: float = 0.0, origin: tuple[int, float] = (0, 1.0)
+    ) -> None:
         self.base = base
         self.decay = decay
         self.floor = floor
+        self.origin = origin
 
     def __call__(self, progress_remaining: float, n_updates: int) -> float:
         value = self.base(progress_remaining)
-        if self.decay != 1.0:
-            value = value * self.decay**n_updates
+        origin_updates, origin_factor = self.origin
+        if self.decay != 1.0 or origin_factor != 1.0:
+            value = value * origin_factor * self.decay ** (n_updates - origin_updates)
         if self.floor > 0.0:
             value = max(self.floor, value)
         return value
 
     def __repr__(self) -> str:
-        return f"DecayedSchedule(base={self.base!r}, decay={self.decay}, floor={self.floor})"
+        return f"DecayedSchedule(base={self.base!r}, decay={self.decay}, floor={self.floor}, origin={self.origin})"

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import pathlib
-import random
 import warnings
-import zipfile
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -19,26 +13,30 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from ppog_sb3.common.buffers import ADVANTAGE_ESTIMATORS, PPOGDictRolloutBuffer, PPOGRolloutBuffer
-from ppog_sb3.common.losses import POLICY_LOSSES
+from ppog_sb3.common.losses import POLICY_LOSSES, clip_fraction
+from ppog_sb3.common.precision import has_native_bf16
+from ppog_sb3.common.resume import ExactResumeMixin
 from ppog_sb3.common.schedules import DecayedSchedule, ScheduleLike, parse_schedule
+from ppog_sb3.ppog import arguments
+from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES, InvalidArgumentError
 
 SelfPPOG = TypeVar("SelfPPOG", bound="PPOG")
 
 PRECISIONS = ("fp32", "bf16", "auto")
-SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
 class NonFiniteError(FloatingPointError):
     """Raised when a loss, an advantage or a gradient is NaN or infinite, before it reaches the weights."""
 
 
-class PPOG(OnPolicyAlgorithm):
+class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
     """
     PPOG: PPO, Gilad's version (masked-gradient policy loss, entropy-coefficient decay, separate critic rate).
 
@@ -59,10 +57,14 @@ class PPOG(OnPolicyAlgorithm):
       ``vf_features_extractor``) use ``vf_learning_rate``. Reason: the shared trunk then behaves exactly as
       in PPO, and ``vf_learning_rate`` changes only what belongs to the critic.
     - ``advantage_estimator``: ``"gae"`` (SB3's numbers) or ``"nstep"`` (the course code's n-step return).
-    - Exact resume: ``save`` stores the random-number-generator states (torch, numpy, python, action space)
-      and ``load`` restores them, so ``load(path, env=env, force_reset=False).learn(n,
-      reset_num_timesteps=False)`` continues exactly as an uninterrupted run on the same env object.
-      ``save`` writes to a temporary file and renames it: a crash never leaves a half-written model.
+    - Exact resume (:class:`~ppog_sb3.common.resume.ExactResumeMixin`): ``save`` stores the random-number-generator
+      states (and a partial rollout); ``load`` keeps them on the model, leaving the process's generators alone, and
+      ``load(path, env=env, force_reset=False).learn(n, reset_num_timesteps=False)`` puts them back and continues
+      exactly as an uninterrupted run on the same env object. ``save`` writes to a temporary file and renames it:
+      a crash never leaves a half-written model.
+    - Live changes: ``learning_rate``, ``vf_learning_rate``, ``clip_range``, ``clip_range_vf``, ``ent_coef``,
+      ``ent_coef_decay`` and ``ent_coef_min`` set on a model (e.g. from a callback) take effect at the next update.
+    - ``set_parameters`` also takes a PPO model's parameters (its one-group Adam state is mapped onto PPOG's two).
     - Non-finite losses, advantages or gradients stop training with :class:`NonFiniteError` before the
       optimizer step, so the weights stay those of the last good step.
 
@@ -114,6 +116,12 @@ class PPOG(OnPolicyAlgorithm):
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
+    _model_file_keys: ClassVar[tuple[str, ...]] = ("policy_loss", "ent_coef_decay", "_n_train_updates")
+    _foreign_model_hint: ClassVar[str] = (
+        "Load it with that algorithm's class, or copy its weights (policy and Adam state) into a PPOG model of the same "
+        "architecture: model = PPOG(<same policy, policy_kwargs>, env); model.set_parameters(path)."
+    )
+
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": ActorCriticPolicy,
         "CnnPolicy": ActorCriticCnnPolicy,
@@ -156,22 +164,19 @@ class PPOG(OnPolicyAlgorithm):
         channels_last: bool = False,
         _init_setup_model: bool = True,
     ):
-        _check_choice("policy_loss", policy_loss, tuple(POLICY_LOSSES))
-        _check_choice("advantage_estimator", advantage_estimator, ADVANTAGE_ESTIMATORS)
-        _check_choice("precision", precision, PRECISIONS)
-        _check_hyperparameters(
-            ent_coef=ent_coef,
-            ent_coef_decay=ent_coef_decay,
-            ent_coef_min=ent_coef_min,
-            clip_range=clip_range,
-            batch_size=batch_size,
-            normalize_advantage=normalize_advantage,
-            n_steps=n_steps,
-            n_epochs=n_epochs,
-            vf_learning_rate=vf_learning_rate,
-        )
+        arguments.check_choice("policy_loss", policy_loss, tuple(POLICY_LOSSES))
+        arguments.check_choice("advantage_estimator", advantage_estimator, ADVANTAGE_ESTIMATORS)
+        arguments.check_choice("precision", precision, PRECISIONS)
+        arguments.check_ent_coef(ent_coef, ent_coef_decay, ent_coef_min)
+        arguments.check_clip_range(clip_range)
+        arguments.check_clip_range_vf(clip_range_vf)
+        arguments.check_vf_learning_rate(vf_learning_rate)
+        # any integral type (np.int64 from YAML configs and Optuna, as PPO accepts), stored as int
+        n_steps = arguments.as_int("n_steps", n_steps)
+        n_epochs = arguments.as_int("n_epochs", n_epochs)
+        batch_size = arguments.check_batch_size(batch_size, normalize_advantage)
         if env is not None and not isinstance(env, str):
-            _check_action_space(env.action_space)
+            arguments.check_action_space(env.action_space)
 
         super().__init__(
             policy,
@@ -197,13 +202,10 @@ class PPOG(OnPolicyAlgorithm):
             supported_action_spaces=SUPPORTED_ACTION_SPACES,
         )
 
+        self.rollout_buffer_kwargs = dict(self.rollout_buffer_kwargs)  # a copy: the caller's dict is theirs
         if self.env is not None:
+            arguments.check_buffer_size(self.n_steps, self.env.num_envs, normalize_advantage)
             buffer_size = self.env.num_envs * self.n_steps
-            if normalize_advantage and buffer_size < 2:
-                raise ValueError(
-                    f"n_steps * n_envs = {self.n_steps} * {self.env.num_envs} = {buffer_size}: must be >= 2 with "
-                    "normalize_advantage=True (a single sample has no standard deviation)."
-                )
             if buffer_size % batch_size > 0:
                 warnings.warn(
                     f"You have specified a mini-batch size of {batch_size},"
@@ -226,12 +228,12 @@ class PPOG(OnPolicyAlgorithm):
         self.advantage_estimator = advantage_estimator
         self.precision = precision
         self.channels_last = channels_last
-        # Number of train() calls, one per rollout ("updates" in the course code). SB3's _n_updates counts
+        # Number of completed train() calls, one per rollout ("updates" in the course code). SB3's _n_updates counts
         # epochs instead. The entropy decay is a closed form of this counter, so saving it is enough to resume.
         self._n_train_updates = 0
-        # Checkpoint state (not pickled): whether collect_rollouts is running, and a partial rollout to continue
-        self._rollout_in_progress = False
-        self._resume_rollout: dict[str, Any] | None = None
+        # Where the current entropy-decay segment starts: (update counter, decay factor reached there). (0, 1.0) unless
+        # ent_coef or ent_coef_decay was changed on the live model (see _sync_schedules).
+        self._ent_coef_origin: tuple[int, float] = (0, 1.0)
 
         if _init_setup_model:
             self._setup_model()
@@ -242,30 +244,14 @@ class PPOG(OnPolicyAlgorithm):
             self.rollout_buffer_class = (
                 PPOGDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict) else PPOGRolloutBuffer
             )
-        if issubclass(self.rollout_buffer_class, (PPOGRolloutBuffer, PPOGDictRolloutBuffer)):
-            self.rollout_buffer_kwargs = {"advantage_estimator": self.advantage_estimator, **self.rollout_buffer_kwargs}
-        elif self.advantage_estimator != "gae":
-            raise ValueError(
-                f"advantage_estimator={self.advantage_estimator!r} needs PPOG's rollout buffer, "
-                f"but rollout_buffer_class={self.rollout_buffer_class.__name__} was given."
-            )
-        if issubclass(self.rollout_buffer_class, PPOGRolloutBuffer) and self.channels_last:
-            image = is_image_space(self.observation_space, check_channels=False)
-            self.rollout_buffer_kwargs.setdefault("channels_last", image)
-        super()._setup_model()
-
-        # Schedules: as PPO, plus the entropy coefficient and the critic's learning rate
-        self.clip_range = FloatSchedule(self.clip_range)
-        if self.clip_range_vf is not None:
-            if isinstance(self.clip_range_vf, (float, int)) and self.clip_range_vf <= 0:
-                raise ValueError(f"clip_range_vf={self.clip_range_vf!r} must be > 0; pass None to disable value clipping.")
-            self.clip_range_vf = FloatSchedule(self.clip_range_vf)
-        self.ent_coef_schedule = DecayedSchedule(
-            parse_schedule(self.ent_coef, "ent_coef"), decay=self.ent_coef_decay, floor=self.ent_coef_min
-        )
-        self.vf_lr_schedule = (
-            self.lr_schedule if self.vf_learning_rate is None else parse_schedule(self.vf_learning_rate, "vf_learning_rate")
-        )
+        # The buffer gets the user's kwargs plus PPOG's; the user's dict (saved with the model) is left as given.
+        user_kwargs = self.rollout_buffer_kwargs
+        self.rollout_buffer_kwargs = self._buffer_kwargs(user_kwargs)
+        try:
+            super()._setup_model()
+        finally:
+            self.rollout_buffer_kwargs = user_kwargs
+        self._setup_schedules()
         native_bf16 = has_native_bf16(self.device)
         self._use_bf16 = self.precision == "bf16" or (self.precision == "auto" and native_bf16)
         if self.precision == "bf16" and not native_bf16:
@@ -282,13 +268,82 @@ class PPOG(OnPolicyAlgorithm):
         self._check_observations = any(np.issubdtype(space.dtype, np.floating) for space in spaces_to_check)
 
     def _excluded_save_params(self) -> list[str]:
-        return [
-            *super()._excluded_save_params(),
-            "_rollout_in_progress",
-            "_resume_rollout",
-            "_check_observations",
-            "_use_bf16",
-        ]
+        return [*super()._excluded_save_params(), "_check_observations", "_use_bf16", "_schedule_sources"]
+
+    def _buffer_kwargs(self, user_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The rollout buffer's kwargs: the user's, plus ``advantage_estimator`` and ``channels_last`` for PPOG's buffers."""
+        assert self.rollout_buffer_class is not None
+        kwargs = dict(user_kwargs)
+        if issubclass(self.rollout_buffer_class, (PPOGRolloutBuffer, PPOGDictRolloutBuffer)):
+            given = kwargs.setdefault("advantage_estimator", self.advantage_estimator)
+            if given != self.advantage_estimator:
+                raise InvalidArgumentError(
+                    f"rollout_buffer_kwargs['advantage_estimator']={given!r} contradicts "
+                    f"advantage_estimator={self.advantage_estimator!r}: set it once, with the advantage_estimator argument."
+                )
+            if issubclass(self.rollout_buffer_class, PPOGRolloutBuffer) and self.channels_last:
+                kwargs.setdefault("channels_last", is_image_space(self.observation_space, check_channels=False))
+        elif self.advantage_estimator != "gae":
+            raise InvalidArgumentError(
+                f"advantage_estimator={self.advantage_estimator!r} needs PPOG's rollout buffer, "
+                f"but rollout_buffer_class={self.rollout_buffer_class.__name__} was given."
+            )
+        return kwargs
+
+    # ------------------------------------------------------------------ schedules
+    #: Attributes a user may change on a live model (e.g. from a callback, SB3 #316 / #628); they take effect at the
+    #: next update, and are saved with the model like every attribute.
+    LIVE_ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        "learning_rate",
+        "vf_learning_rate",
+        "clip_range",
+        "clip_range_vf",
+        "ent_coef",
+        "ent_coef_decay",
+        "ent_coef_min",
+    )
+
+    def _setup_schedules(self) -> None:
+        """Build the schedules from the attributes: as PPO, plus the entropy coefficient and the critic's learning rate."""
+        self.clip_range = FloatSchedule(self.clip_range)
+        if self.clip_range_vf is not None:
+            self.clip_range_vf = FloatSchedule(self.clip_range_vf)
+        self.ent_coef_schedule = DecayedSchedule(
+            parse_schedule(self.ent_coef, "ent_coef"),
+            decay=self.ent_coef_decay,
+            floor=self.ent_coef_min,
+            origin=tuple(self._ent_coef_origin),  # type: ignore[arg-type]  # a list after a JSON round trip
+        )
+        vf_learning_rate = self.vf_learning_rate
+        self.vf_lr_schedule = None if vf_learning_rate is None else parse_schedule(vf_learning_rate, "vf_learning_rate")
+        # what the schedules were built from: _sync_schedules compares by identity to see what the user set since
+        self._schedule_sources = {name: getattr(self, name) for name in self.LIVE_ATTRIBUTES}
+
+    def _sync_schedules(self) -> None:
+        """Rebuild the schedules of the attributes set on the live model since the last update, after checking them.
+
+        A new ``ent_coef`` starts a new decay segment from its own value (the next update uses
+        ``max(ent_coef_min, ent_coef * ent_coef_decay)``, as at construction); a new ``ent_coef_decay`` goes on from
+        the coefficient reached; a new ``learning_rate`` rebuilds ``lr_schedule`` (assigning ``lr_schedule`` directly,
+        SB3's way, keeps working too).
+        """
+        sources = self._schedule_sources
+        changed = {name for name in self.LIVE_ATTRIBUTES if getattr(self, name) is not sources[name]}
+        if not changed:
+            return
+        arguments.check_ent_coef(self.ent_coef, self.ent_coef_decay, self.ent_coef_min)
+        arguments.check_clip_range(self.clip_range)
+        arguments.check_clip_range_vf(self.clip_range_vf)
+        arguments.check_vf_learning_rate(self.vf_learning_rate)
+        if "learning_rate" in changed:
+            self._setup_lr_schedule()
+        updates = self._n_train_updates
+        if "ent_coef" in changed:
+            self._ent_coef_origin = (updates, 1.0)
+        elif "ent_coef_decay" in changed:
+            origin_updates, origin_factor = self._ent_coef_origin
+            self._ent_coef_origin = (updates, origin_factor * sources["ent_coef_decay"] ** (updates - origin_updates))
+        self._setup_schedules()
 
     def _build_optimizer(self) -> None:
         """Rebuild the policy's optimizer with an ``actor`` and a ``critic`` parameter group."""
@@ -304,13 +359,14 @@ class PPOG(OnPolicyAlgorithm):
         critic_params = [p for p in policy.parameters() if id(p) in critic_ids]
         groups = [{"params": actor_params, "name": "actor"}]
         if critic_params:
-            groups.append({"params": critic_params, "name": "critic", "lr": self.vf_lr_schedule(1)})
+            vf_lr = self.lr_schedule(1) if self.vf_lr_schedule is None else self.vf_lr_schedule(1)
+            groups.append({"params": critic_params, "name": "critic", "lr": vf_lr})
         policy.optimizer = policy.optimizer_class(groups, lr=self.lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
 
     def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
         """Set each parameter group's learning rate from its schedule, and log both."""
         lr = self.lr_schedule(self._current_progress_remaining)
-        vf_lr = self.vf_lr_schedule(self._current_progress_remaining)
+        vf_lr = lr if self.vf_lr_schedule is None else self.vf_lr_schedule(self._current_progress_remaining)
         self.logger.record("train/learning_rate", lr)
         self.logger.record("train/vf_learning_rate", vf_lr)
         for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
@@ -321,6 +377,57 @@ class PPOG(OnPolicyAlgorithm):
     def current_ent_coef(self) -> float:
         """The entropy coefficient of the last update (before any update: the initial value)."""
         return self.ent_coef_schedule(self._current_progress_remaining, self._n_train_updates)
+
+    def set_parameters(
+        self, load_path_or_dict: str | dict[str, Any], exact_match: bool = True, device: th.device | str = "auto"
+    ) -> None:
+        """SB3's ``set_parameters``, also from a model with one optimizer parameter group (SB3's ``PPO``).
+
+        PPOG's optimizer has an ``actor`` and a ``critic`` group (for ``vf_learning_rate``); PPO's has one. Its Adam
+        state is mapped parameter by parameter onto PPOG's groups (the policies' parameter order is the same for the
+        same architecture); PPOG's group settings (learning rates) stay. So ``ppog.set_parameters(ppo.get_parameters())``
+        and ``ppog.set_parameters("ppo_model.zip")`` copy a PPO's policy and optimizer into PPOG.
+        """
+        if isinstance(load_path_or_dict, dict):
+            params = load_path_or_dict
+        else:
+            _, params, _ = load_from_zip_file(load_path_or_dict, device=device, load_data=False)
+            assert params is not None
+        optimizer_state = params.get("policy.optimizer")
+        if optimizer_state is not None and len(optimizer_state["param_groups"]) != len(self.policy.optimizer.param_groups):
+            params = {**params, "policy.optimizer": self._map_optimizer_state(optimizer_state)}
+        super().set_parameters(params, exact_match=exact_match, device=device)
+
+    def _map_optimizer_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """A one-group optimizer state over ``policy.parameters()`` as a state of this model's grouped optimizer."""
+        if len(state["param_groups"]) != 1:
+            raise ValueError(
+                f"Cannot map an optimizer state with {len(state['param_groups'])} parameter groups onto PPOG's "
+                f"{len(self.policy.optimizer.param_groups)} (only a single-group state, as SB3's PPO saves, maps)."
+            )
+        parameters = list(self.policy.parameters())
+        source_indices = state["param_groups"][0]["params"]
+        if len(source_indices) != len(parameters):
+            raise ValueError(
+                f"The optimizer state has {len(source_indices)} parameters, this PPOG policy {len(parameters)}: "
+                "the architectures differ (same policy class and policy_kwargs needed)."
+            )
+        own = self.policy.optimizer.state_dict()
+        position = {id(p): i for i, p in enumerate(p for group in self.policy.optimizer.param_groups for p in group["params"])}
+        mapped = {}
+        for parameter, source_index in zip(parameters, source_indices):
+            if source_index not in state["state"]:
+                continue  # no step taken yet for this parameter
+            entry = state["state"][source_index]
+            for key, value in entry.items():
+                if isinstance(value, th.Tensor) and value.dim() > 0 and value.shape != parameter.shape:
+                    raise ValueError(
+                        f"Optimizer state {key!r} of shape {tuple(value.shape)} does not fit a parameter of shape "
+                        f"{tuple(parameter.shape)}: the architectures differ."
+                    )
+            # copies: torch's load_state_dict keeps the given tensors, and the source model's optimizer still uses them
+            mapped[position[id(parameter)]] = {k: v.clone() if isinstance(v, th.Tensor) else v for k, v in entry.items()}
+        return {"state": mapped, "param_groups": own["param_groups"]}
 
     def _model_input(self, obs: Any) -> Any:
         """Image observations in channels-last layout when asked for, converted while still uint8 (a quarter of the
@@ -346,8 +453,7 @@ class PPOG(OnPolicyAlgorithm):
     ) -> bool:
         """SB3's rollout loop (same random-number use, same data), with three changes:
 
-        - forward passes under ``inference_mode`` (and autocast for bf16); the values of truncated episodes'
-          final observations in one batch per step instead of one forward pass per env;
+        - forward passes under ``inference_mode`` (and autocast for bf16);
         - ``callback.on_step()`` runs after the step is stored in the buffer, so a checkpoint written by a
           callback (``CheckpointCallback``, the zoo's ``--save-freq``) holds a consistent state: ``save`` adds
           the part of the rollout collected so far, and a loaded model continues that rollout exactly;
@@ -356,17 +462,10 @@ class PPOG(OnPolicyAlgorithm):
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
 
-        resume = self._resume_rollout
-        self._resume_rollout = None
-        rollout_buffer.reset()
-        if resume is not None:
-            n_steps = _restore_partial_rollout(rollout_buffer, resume)
-        else:
-            n_steps = 0
-            # gSDE noise is not part of a checkpoint: a rollout resumed mid-way keeps the noise sampled at load
-            if self.use_sde:
-                self.policy.reset_noise(env.num_envs)
-        self._rollout_in_progress = True
+        n_steps = self._begin_rollout(rollout_buffer)  # a loaded checkpoint's partial rollout, if any
+        # gSDE noise is not part of a checkpoint: a rollout resumed mid-way keeps the noise sampled at load
+        if self.use_sde and n_steps == 0:
+            self.policy.reset_noise(env.num_envs)
 
         callback.on_rollout_start()
 
@@ -399,17 +498,19 @@ class PPOG(OnPolicyAlgorithm):
                 actions = actions.reshape(-1, 1)
 
             # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
+            # One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs
+            # (~3e-8 for a CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO. Truncations
+            # are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
             # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
             buffer_rewards = rewards
-            truncated = [
-                idx
-                for idx, done in enumerate(dones)
-                if done and infos[idx].get("terminal_observation") is not None and infos[idx].get("TimeLimit.truncated", False)
-            ]
-            if truncated:
-                buffer_rewards = rewards.copy()
-                terminal_values = self._predict_terminal_values([infos[idx]["terminal_observation"] for idx in truncated])
-                for idx, terminal_value in zip(truncated, terminal_values):
+            for idx, done in enumerate(dones):
+                info = infos[idx]
+                if done and info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
+                    if buffer_rewards is rewards:
+                        buffer_rewards = rewards.copy()
+                    terminal_obs = self._model_input(self.policy.obs_to_tensor(info["terminal_observation"])[0])
+                    with th.inference_mode(), self._autocast():
+                        terminal_value = self.policy.predict_values(terminal_obs)[0].float()  # type: ignore[arg-type]
                     buffer_rewards[idx] += self.gamma * terminal_value
 
             rollout_buffer.add(
@@ -425,7 +526,7 @@ class PPOG(OnPolicyAlgorithm):
 
             callback.update_locals(locals())
             if not callback.on_step():
-                self._rollout_in_progress = False
+                self._end_rollout()
                 return False
 
         with th.inference_mode(), self._autocast():
@@ -433,7 +534,7 @@ class PPOG(OnPolicyAlgorithm):
             values = self.policy.predict_values(last_obs).float()
 
         rollout_buffer.compute_returns_and_advantage(last_values=values, dones=self._last_episode_starts)  # type: ignore[arg-type]
-        self._rollout_in_progress = False
+        self._end_rollout()
 
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -447,40 +548,18 @@ class PPOG(OnPolicyAlgorithm):
                     "observations", f"{array.size - np.count_nonzero(np.isfinite(array))} non-finite entries at rollout"
                 )
 
-    def _setup_learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
-        progress_bar: bool = False,
-    ) -> tuple[int, BaseCallback]:
-        if reset_num_timesteps or self._last_obs is None:
-            # the env is reset: a rollout saved mid-way cannot be continued
-            self._resume_rollout = None
-        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
-
-    def _predict_terminal_values(self, terminal_observations: list[Any]) -> np.ndarray:
-        """V(s) for a list of single (unbatched) observations, in one forward pass."""
-        if isinstance(self.observation_space, spaces.Dict):
-            batch: Any = {key: np.stack([obs[key] for obs in terminal_observations]) for key in self.observation_space.spaces}
-        else:
-            batch = np.stack(terminal_observations)
-        obs_tensor, _ = self.policy.obs_to_tensor(batch)
-        with th.inference_mode(), self._autocast():
-            return self.policy.predict_values(self._model_input(obs_tensor)).float().cpu().numpy().flatten()
-
     # ------------------------------------------------------------------ update
     def train(self) -> None:
         """Update policy and value function from the current rollout buffer (one PPOG update)."""
         self.policy.set_training_mode(True)
+        self._sync_schedules()
         self._update_learning_rate(self.policy.optimizer)
         clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
-        # Entropy decay: once per update, before the epochs (course code)
-        self._n_train_updates += 1
-        ent_coef = self.current_ent_coef
+        # Entropy decay: once per update, before the epochs (course code). The counter advances only when the update
+        # completes, so an update stopped by NonFiniteError does not consume a decay step.
+        ent_coef = self.ent_coef_schedule(self._current_progress_remaining, self._n_train_updates + 1)
         policy_loss_fn = POLICY_LOSSES[self.policy_loss]
         self._check_finite_rollout()
 
@@ -511,13 +590,10 @@ class PPOG(OnPolicyAlgorithm):
                 policy_loss, zero_grad_mask = policy_loss_fn(advantages, log_prob, rollout_data.old_log_prob, clip_range)
 
                 pg_losses.append(policy_loss.item())
-                masked_fraction = th.mean(zero_grad_mask.float()).item()
-                masked_fractions.append(masked_fraction)
-                if self.policy_loss == "clip":
-                    ratio = th.exp(log_prob - rollout_data.old_log_prob)
-                    clip_fractions.append(th.mean((th.abs(ratio - 1) > clip_range).float()).item())
-                else:
-                    clip_fractions.append(masked_fraction)
+                with th.no_grad():
+                    # SB3's meaning for both losses (|ratio - 1| > eps), so PPO and PPOG dashboards compare like with like
+                    clip_fractions.append(clip_fraction(th.exp(log_prob - rollout_data.old_log_prob), clip_range).item())
+                    masked_fractions.append(th.mean(zero_grad_mask.float()).item())
 
                 if self.clip_range_vf is None:
                     values_pred = values
@@ -565,6 +641,7 @@ class PPOG(OnPolicyAlgorithm):
             if not continue_training:
                 break
 
+        self._n_train_updates += 1
         explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
 
         self.logger.record("train/entropy_loss", np.mean(entropy_losses))
@@ -593,7 +670,7 @@ class PPOG(OnPolicyAlgorithm):
 
     def _raise_non_finite(self, quantity: str, details: str) -> None:
         raise NonFiniteError(
-            f"PPOG update {self._n_train_updates} (timestep {self.num_timesteps}): non-finite {quantity} ({details}). "
+            f"PPOG update {self._n_train_updates + 1} (timestep {self.num_timesteps}): non-finite {quantity} ({details}). "
             "The optimizer step was not taken: the weights are those of the last good step. Likely causes: "
             "rewards or observations too large or NaN (scale or clip them, e.g. VecNormalize), a learning rate "
             "too high, or max_grad_norm too large."
@@ -615,231 +692,4 @@ class PPOG(OnPolicyAlgorithm):
             tb_log_name=tb_log_name,
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
-        )
-
-    # ------------------------------------------------------------------ save / load
-    def save(
-        self,
-        path: str | pathlib.Path | Any,
-        exclude: Any = None,
-        include: Any = None,
-    ) -> None:
-        """SB3's ``save`` plus the random-number-generator states, written atomically for file paths
-        (to a temporary file in the same folder, fsynced, then renamed over the target).
-
-        Called during a rollout (by a callback), a save to a path also stores the part of the rollout collected
-        so far (``partial_rollout.npz`` in the archive), so that training resumes exactly from it.
-        """
-        self._rng_states = _capture_rng_states(self.action_space)
-        try:
-            if not isinstance(path, (str, os.PathLike)):
-                super().save(path, exclude=exclude, include=include)
-                return
-            final = pathlib.Path(path)
-            if final.suffix == "":
-                final = final.with_name(final.name + ".zip")  # SB3's save adds .zip the same way
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-            try:
-                super().save(tmp, exclude=exclude, include=include)
-                self._append_partial_rollout(tmp)
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, final)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-        finally:
-            del self._rng_states
-
-    def _append_partial_rollout(self, zip_path: pathlib.Path) -> None:
-        buffer = self.rollout_buffer
-        if not self._rollout_in_progress or buffer.pos == 0:
-            return
-        arrays = {}
-        for name in PARTIAL_ROLLOUT_FIELDS:
-            value = getattr(buffer, name)
-            if isinstance(value, dict):  # DictRolloutBuffer observations
-                arrays.update({f"{name}/{key}": array[: buffer.pos] for key, array in value.items()})
-            else:
-                arrays[name] = value[: buffer.pos]
-        payload = io.BytesIO()
-        np.savez(payload, **arrays)
-        with zipfile.ZipFile(zip_path, "a") as archive:
-            archive.writestr(PARTIAL_ROLLOUT_MEMBER, payload.getvalue())
-
-    @classmethod
-    def load(cls: type[SelfPPOG], path: Any, env: GymEnv | None = None, *args: Any, **kwargs: Any) -> SelfPPOG:  # type: ignore[override]
-        """SB3's ``load``, then restore the random-number-generator states saved with the model.
-
-        A path is checked first: a file that is not a complete SB3 model archive, or a model saved by another
-        algorithm, raises a ``ValueError`` saying so. Model files are pickles: load only files you trust.
-
-        Pass ``force_reset=False`` (with the same env object) to continue the interrupted episode exactly;
-        SB3's default ``force_reset=True`` resets the env at the next ``learn()`` (SB3 issue #1024).
-        """
-        if isinstance(path, (str, os.PathLike)):
-            path = _check_model_file(path)
-        model = super().load(path, env, *args, **kwargs)
-        if isinstance(path, pathlib.Path):
-            model._resume_rollout = _read_partial_rollout(path)
-        rng_states = model.__dict__.pop("_rng_states", None)
-        if rng_states is not None:
-            _restore_rng_states(rng_states, model.action_space)
-        return model
-
-
-PARTIAL_ROLLOUT_MEMBER = "partial_rollout.npz"
-PARTIAL_ROLLOUT_FIELDS = ("observations", "actions", "rewards", "episode_starts", "values", "log_probs")
-
-
-def _read_partial_rollout(path: pathlib.Path) -> dict[str, np.ndarray] | None:
-    with zipfile.ZipFile(path) as archive:
-        if PARTIAL_ROLLOUT_MEMBER not in archive.namelist():
-            return None
-        with np.load(io.BytesIO(archive.read(PARTIAL_ROLLOUT_MEMBER)), allow_pickle=False) as arrays:
-            return {name: arrays[name] for name in arrays.files}
-
-
-def _restore_partial_rollout(buffer: RolloutBuffer, arrays: dict[str, np.ndarray]) -> int:
-    """Copy a checkpoint's partial rollout into a freshly reset buffer; return the number of steps restored."""
-    pos = len(arrays["rewards"])
-    if pos > buffer.buffer_size or arrays["rewards"].shape[1:] != (buffer.n_envs,):
-        warnings.warn(
-            f"The checkpoint's partial rollout ({arrays['rewards'].shape[0]} steps x {arrays['rewards'].shape[1]} envs) "
-            f"does not fit this model's buffer (n_steps={buffer.buffer_size}, n_envs={buffer.n_envs}): starting a new rollout."
-        )
-        return 0
-    for name, array in arrays.items():
-        field, _, key = name.partition("/")
-        target = getattr(buffer, field)
-        (target[key] if key else target)[:pos] = array
-    buffer.pos = pos
-    buffer.full = pos == buffer.buffer_size
-    return pos
-
-
-def _check_model_file(path: str | os.PathLike) -> pathlib.Path:
-    """Resolve ``path`` as SB3 does (``.zip`` may be omitted) and check that it is a complete PPOG model archive."""
-    resolved = pathlib.Path(path)
-    if not resolved.exists() and resolved.suffix != ".zip":
-        resolved = resolved.with_name(resolved.name + ".zip")
-    if not resolved.exists():
-        raise FileNotFoundError(f"No model file at {path!s} (nor {resolved!s}).")
-    try:
-        with zipfile.ZipFile(resolved) as archive:
-            names = set(archive.namelist())
-            bad_member = archive.testzip()  # CRC of every member: catches truncated or corrupted files
-            if bad_member is not None:
-                raise ValueError(f"{resolved} is corrupted: member {bad_member!r} fails its checksum.")
-            if not {"data", "policy.pth"} <= names:
-                raise ValueError(f"{resolved} is a zip archive but not a Stable-Baselines3 model (members: {sorted(names)}).")
-            data = json.loads(archive.read("data"))
-    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
-        raise ValueError(
-            f"{resolved} is not a model file: {error}. It may be truncated (an interrupted copy or save) or not a model."
-        ) from None
-    missing = [key for key in ("policy_loss", "ent_coef_decay", "_n_train_updates") if key not in data]
-    if missing:
-        raise ValueError(
-            f"{resolved} was not saved by PPOG (no {', '.join(missing)} field): it was saved by another algorithm "
-            "(e.g. SB3's PPO). Load it with that algorithm's class, or copy its weights with "
-            "PPOG.set_parameters(other.get_parameters()) where the architectures match."
-        )
-    return resolved
-
-
-def has_native_bf16(device: th.device) -> bool:
-    """Whether bfloat16 matrix math is native on ``device`` (so ``precision="bf16"`` is a speed-up)."""
-    if device.type == "cuda":
-        return th.cuda.is_available() and th.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        cpu = th.cpu
-        return bool(
-            getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
-            or getattr(cpu, "_is_amx_tile_supported", lambda: False)()
-        )
-    return False
-
-
-def _capture_rng_states(action_space: spaces.Space) -> dict[str, Any]:
-    states: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": th.get_rng_state(),
-        "action_space": action_space.np_random.bit_generator.state,
-    }
-    if th.cuda.is_available() and th.cuda.is_initialized():
-        states["torch_cuda"] = th.cuda.get_rng_state_all()
-    return states
-
-
-def _restore_rng_states(states: dict[str, Any], action_space: spaces.Space) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    th.set_rng_state(states["torch"])
-    action_space.np_random.bit_generator.state = states["action_space"]
-    if "torch_cuda" in states and th.cuda.is_available():
-        th.cuda.set_rng_state_all(states["torch_cuda"])
-
-
-# ---------------------------------------------------------------------- argument checks
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"Unknown {name}={value!r}: allowed values are {', '.join(repr(a) for a in allowed)}.")
-
-
-def _initial_value(value: Any, name: str) -> float:
-    return parse_schedule(value, name)(1.0)
-
-
-def _check_hyperparameters(
-    *,
-    ent_coef: Any,
-    ent_coef_decay: float,
-    ent_coef_min: float,
-    clip_range: Any,
-    batch_size: int,
-    normalize_advantage: bool,
-    n_steps: int,
-    n_epochs: int,
-    vf_learning_rate: Any,
-) -> None:
-    """Reject bad hyperparameters at construction, each error naming the argument and what is allowed."""
-    initial_ent_coef = _initial_value(ent_coef, "ent_coef")
-    if not (isinstance(ent_coef_decay, (int, float)) and 0.0 < ent_coef_decay <= 1.0):
-        raise ValueError(f"ent_coef_decay={ent_coef_decay!r} must be in (0, 1] (1 disables the decay).")
-    if not (isinstance(ent_coef_min, (int, float)) and 0.0 <= ent_coef_min <= initial_ent_coef):
-        raise ValueError(
-            f"ent_coef_min={ent_coef_min!r} must be in [0, initial ent_coef={initial_ent_coef}] "
-            "(a floor above the start would make the decay meaningless)."
-        )
-    initial_clip = _initial_value(clip_range, "clip_range")
-    if not initial_clip > 0:
-        raise ValueError(f"clip_range={clip_range!r} must be > 0 (at the start of training it is {initial_clip}).")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"batch_size={batch_size!r} must be an integer >= 1.")
-    if normalize_advantage and batch_size < 2:
-        raise ValueError(
-            f"batch_size={batch_size} must be >= 2 with normalize_advantage=True "
-            "(see SB3 issue #440); pass normalize_advantage=False to use batch_size=1."
-        )
-    if not (isinstance(n_steps, int) and n_steps >= 1):
-        raise ValueError(f"n_steps={n_steps!r} must be an integer >= 1.")
-    if not (isinstance(n_epochs, int) and n_epochs >= 1):
-        raise ValueError(f"n_epochs={n_epochs!r} must be an integer >= 1.")
-    if vf_learning_rate is not None:
-        initial_vf_lr = _initial_value(vf_learning_rate, "vf_learning_rate")
-        if not initial_vf_lr > 0:
-            raise ValueError(f"vf_learning_rate={vf_learning_rate!r} must be > 0 (or None: same as learning_rate).")
-
-
-def _check_action_space(action_space: spaces.Space) -> None:
-    if not isinstance(action_space, SUPPORTED_ACTION_SPACES):
-        raise ValueError(
-            f"Unsupported action space {action_space!r}: PPOG supports "
-            f"{', '.join(s.__name__ for s in SUPPORTED_ACTION_SPACES)}."
         )

@@ -1,0 +1,244 @@
+"""Exact resume and crash-safe model files for any SB3 ``OnPolicyAlgorithm``: :class:`ExactResumeMixin`.
+
+``class MyPPO(ExactResumeMixin, PPO)`` gets:
+
+- **Atomic saves.** ``save(path)`` writes a temporary file in the same folder, fsyncs it and renames it over the
+  target: a process killed mid-save leaves the previous file intact.
+- **The model's random streams.** ``save`` stores the random-number-generator states (python, numpy, torch, the
+  action space). ``load`` keeps them *on the model* and leaves the process's generators alone (SB3's own ``load``
+  reseeds them with the model's ``seed``; that is undone too): an evaluation script that loads a model keeps its own
+  random streams. They are put back only where exact resume needs them: at the next
+  ``learn(..., reset_num_timesteps=False)``, the call that continues the saved run (``set_random_seed`` discards
+  them: an explicit seed wins).
+- **Partial rollouts.** A save during a rollout (by a callback: ``CheckpointCallback``, the zoo's ``--save-freq``)
+  also stores the steps collected so far, and the loaded model continues that rollout. This needs the algorithm's
+  ``collect_rollouts`` to call :meth:`ExactResumeMixin._begin_rollout` / :meth:`_end_rollout` and to run
+  ``callback.on_step()`` after ``rollout_buffer.add`` (PPOG's does); with SB3's own loop, saves between rollouts
+  are exact and a mid-rollout save restarts that rollout.
+- **Model-file checks.** ``load`` of something that is not a complete model archive, or of a model saved by another
+  algorithm (the class's ``_model_file_keys`` are missing), raises a ``ValueError`` saying so.
+
+So ``Algo.load(path, env=env, force_reset=False).learn(n, reset_num_timesteps=False)`` on the same env object ends
+bit for bit where the uninterrupted run ends. SB3 model files are pickles: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+import random
+import warnings
+import zipfile
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+
+SelfResume = TypeVar("SelfResume", bound="ExactResumeMixin")
+
+PARTIAL_ROLLOUT_MEMBER = "partial_rollout.npz"
+PARTIAL_ROLLOUT_FIELDS = ("observations", "actions", "rewards", "episode_starts", "values", "log_probs")
+
+
+class ExactResumeMixin(OnPolicyAlgorithm):
+    """Exact resume, model-random-state ownership and atomic saves for an ``OnPolicyAlgorithm`` (module docstring)."""
+
+    #: Keys of the saved ``data`` that only this algorithm writes: a file without them was saved by another one.
+    _model_file_keys: ClassVar[tuple[str, ...]] = ()
+    #: What to call to move another algorithm's weights in, for the error message about such a file.
+    _foreign_model_hint: ClassVar[str] = "Load it with the class that saved it."
+
+    _rollout_in_progress: bool = False
+    _resume_rollout: dict[str, np.ndarray] | None = None
+    _pending_rng_states: dict[str, Any] | None = None
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_rollout_in_progress", "_resume_rollout", "_pending_rng_states"]
+
+    # ------------------------------------------------------------------ rollouts
+    def _begin_rollout(self, rollout_buffer: RolloutBuffer) -> int:
+        """Reset the buffer, refill it from a loaded partial rollout if there is one; return the steps restored."""
+        resume, self._resume_rollout = self._resume_rollout, None
+        rollout_buffer.reset()
+        n_steps = restore_partial_rollout(rollout_buffer, resume) if resume is not None else 0
+        self._rollout_in_progress = True
+        return n_steps
+
+    def _end_rollout(self) -> None:
+        self._rollout_in_progress = False
+
+    # ------------------------------------------------------------------ learn
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        pending, self._pending_rng_states = self._pending_rng_states, None
+        if reset_num_timesteps or self._last_obs is None:
+            # a new run, or the env is reset: the saved random streams and partial rollout do not apply
+            self._resume_rollout = None
+        elif pending is not None:
+            restore_rng_states(pending, self.action_space)
+        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+
+    def set_random_seed(self, seed: int | None = None) -> None:
+        self._pending_rng_states = None  # an explicit seed wins over the loaded model's streams
+        super().set_random_seed(seed)
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | pathlib.Path | io.BufferedIOBase, exclude: Any = None, include: Any = None) -> None:
+        """SB3's ``save`` plus the random-number-generator states, written atomically for file paths (to a temporary
+        file in the same folder, fsynced, then renamed over the target); during a rollout, plus the steps so far."""
+        self._rng_states = capture_rng_states(self.action_space)
+        try:
+            if not isinstance(path, (str, os.PathLike)):
+                super().save(path, exclude=exclude, include=include)
+                return
+            final = pathlib.Path(path)
+            if final.suffix == "":
+                final = final.with_name(final.name + ".zip")  # SB3's save adds .zip the same way
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+            try:
+                super().save(tmp, exclude=exclude, include=include)
+                if self._rollout_in_progress:
+                    append_partial_rollout(tmp, self.rollout_buffer)
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, final)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+        finally:
+            del self._rng_states
+
+    @classmethod
+    def load(  # type: ignore[override]  # SB3 types `cls` as BaseAlgorithm's own TypeVar
+        cls: type[SelfResume], path: Any, env: GymEnv | None = None, *args: Any, **kwargs: Any
+    ) -> SelfResume:
+        """SB3's ``load`` after checking the file; the saved random streams stay on the model (module docstring).
+
+        Pass ``force_reset=False`` (with the same env object) to continue the interrupted episode exactly;
+        SB3's default ``force_reset=True`` resets the env at the next ``learn()`` (SB3 issue #1024).
+        """
+        if isinstance(path, (str, os.PathLike)):
+            path = check_model_file(path, cls._model_file_keys, cls.__name__, cls._foreign_model_hint)
+        process_states = capture_rng_states()
+        try:
+            model = super().load(path, env, *args, **kwargs)
+        finally:
+            # SB3's load reseeds the process with the model's seed (_setup_model -> set_random_seed): undo that
+            restore_rng_states(process_states)
+        if isinstance(path, pathlib.Path):
+            model._resume_rollout = read_partial_rollout(path)
+        model._pending_rng_states = model.__dict__.pop("_rng_states", None)
+        return model
+
+
+# ---------------------------------------------------------------------- random streams
+def capture_rng_states(action_space: spaces.Space | None = None) -> dict[str, Any]:
+    """The process's generators (python, numpy, torch, CUDA) and, if given, the action space's."""
+    states: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": th.get_rng_state()}
+    if action_space is not None:
+        states["action_space"] = action_space.np_random.bit_generator.state
+    if th.cuda.is_available() and th.cuda.is_initialized():
+        states["torch_cuda"] = th.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict[str, Any], action_space: spaces.Space | None = None) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    th.set_rng_state(states["torch"])
+    if action_space is not None and "action_space" in states:
+        action_space.np_random.bit_generator.state = states["action_space"]
+    if "torch_cuda" in states and th.cuda.is_available():
+        th.cuda.set_rng_state_all(states["torch_cuda"])
+
+
+# ---------------------------------------------------------------------- partial rollouts
+def append_partial_rollout(zip_path: pathlib.Path, buffer: RolloutBuffer) -> None:
+    """Add the ``buffer.pos`` steps collected so far to a saved model archive."""
+    if buffer.pos == 0:
+        return
+    arrays = {}
+    for name in PARTIAL_ROLLOUT_FIELDS:
+        value = getattr(buffer, name)
+        if isinstance(value, dict):  # DictRolloutBuffer observations
+            arrays.update({f"{name}/{key}": array[: buffer.pos] for key, array in value.items()})
+        else:
+            arrays[name] = value[: buffer.pos]
+    payload = io.BytesIO()
+    np.savez(payload, **arrays)
+    with zipfile.ZipFile(zip_path, "a") as archive:
+        archive.writestr(PARTIAL_ROLLOUT_MEMBER, payload.getvalue())
+
+
+def read_partial_rollout(path: pathlib.Path) -> dict[str, np.ndarray] | None:
+    with zipfile.ZipFile(path) as archive:
+        if PARTIAL_ROLLOUT_MEMBER not in archive.namelist():
+            return None
+        with np.load(io.BytesIO(archive.read(PARTIAL_ROLLOUT_MEMBER)), allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+
+
+def restore_partial_rollout(buffer: RolloutBuffer, arrays: dict[str, np.ndarray]) -> int:
+    """Copy a checkpoint's partial rollout into a freshly reset buffer; return the number of steps restored."""
+    pos = len(arrays["rewards"])
+    if pos > buffer.buffer_size or arrays["rewards"].shape[1:] != (buffer.n_envs,):
+        warnings.warn(
+            f"The checkpoint's partial rollout ({arrays['rewards'].shape[0]} steps x {arrays['rewards'].shape[1]} envs) "
+            f"does not fit this model's buffer (n_steps={buffer.buffer_size}, n_envs={buffer.n_envs}): starting a new rollout."
+        )
+        return 0
+    for name, array in arrays.items():
+        field, _, key = name.partition("/")
+        target = getattr(buffer, field)
+        (target[key] if key else target)[:pos] = array
+    buffer.pos = pos
+    buffer.full = pos == buffer.buffer_size
+    return pos
+
+
+# ---------------------------------------------------------------------- model files
+def check_model_file(path: str | os.PathLike, required_keys: tuple[str, ...], algo_name: str, hint: str) -> pathlib.Path:
+    """Resolve ``path`` as SB3 does (``.zip`` may be omitted) and check that it is a complete model archive whose
+    data has ``required_keys`` (written by ``algo_name`` only)."""
+    resolved = pathlib.Path(path)
+    if not resolved.exists() and resolved.suffix != ".zip":
+        resolved = resolved.with_name(resolved.name + ".zip")
+    if not resolved.exists():
+        raise FileNotFoundError(f"No model file at {path!s} (nor {resolved!s}).")
+    try:
+        with zipfile.ZipFile(resolved) as archive:
+            names = set(archive.namelist())
+            bad_member = archive.testzip()  # CRC of every member: catches truncated or corrupted files
+            if bad_member is not None:
+                raise ValueError(f"{resolved} is corrupted: member {bad_member!r} fails its checksum.")
+            if not {"data", "policy.pth"} <= names:
+                raise ValueError(f"{resolved} is a zip archive but not a Stable-Baselines3 model (members: {sorted(names)}).")
+            data = json.loads(archive.read("data"))
+    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{resolved} is not a model file: {error}. It may be truncated (an interrupted copy or save) or not a model."
+        ) from None
+    missing = [key for key in required_keys if key not in data]
+    if missing:
+        raise ValueError(
+            f"{resolved} was not saved by {algo_name} (no {', '.join(missing)} field): it was saved by another algorithm "
+            f"(e.g. SB3's PPO). {hint}"
+        )
+    return resolved

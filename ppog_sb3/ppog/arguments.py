@@ -1,0 +1,104 @@
+"""Checks of PPOG's constructor arguments, beside the algorithm.
+
+Each check raises :class:`InvalidArgumentError`, which names the argument and the allowed values. The class is
+both a ``ValueError`` (what a bad value is) and an ``AssertionError`` (what SB3's ``PPO`` raises for the same
+mistakes, e.g. ``clip_range_vf <= 0`` or ``n_steps * n_envs == 1`` with advantage normalization), so code written
+for PPO that catches ``AssertionError`` keeps working with PPOG.
+
+Integral arguments accept every integral type (``int``, ``np.int64``, ... as YAML configs and Optuna produce
+them) and are returned as ``int``; ``bool`` is rejected, as it is an ``int`` by accident only.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from gymnasium import spaces
+
+from ppog_sb3.common.schedules import parse_schedule
+
+SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+class InvalidArgumentError(ValueError, AssertionError):
+    """A constructor argument (or an attribute set on a live model) has a value PPOG cannot use."""
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InvalidArgumentError(f"Unknown {name}={value!r}: allowed values are {', '.join(repr(a) for a in allowed)}.")
+
+
+def as_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an ``int`` if it is integral and ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidArgumentError(f"{name}={value!r} must be an integer >= {minimum}.")
+    return int(value)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def initial_value(value: Any, name: str) -> float:
+    """The value of a float / string / schedule argument at the start of training (progress remaining 1)."""
+    try:
+        return parse_schedule(value, name)(1.0)
+    except ValueError as error:
+        raise InvalidArgumentError(str(error)) from None
+
+
+def check_ent_coef(ent_coef: Any, ent_coef_decay: Any, ent_coef_min: Any) -> None:
+    """The entropy coefficient, its decay per update in (0, 1] and its floor in [0, initial coefficient]."""
+    initial_ent_coef = initial_value(ent_coef, "ent_coef")
+    if not (_is_real(ent_coef_decay) and 0.0 < ent_coef_decay <= 1.0):
+        raise InvalidArgumentError(f"ent_coef_decay={ent_coef_decay!r} must be in (0, 1] (1 disables the decay).")
+    if not (_is_real(ent_coef_min) and 0.0 <= ent_coef_min <= initial_ent_coef):
+        raise InvalidArgumentError(
+            f"ent_coef_min={ent_coef_min!r} must be in [0, initial ent_coef={initial_ent_coef}] "
+            "(a floor above the start would make the decay meaningless)."
+        )
+
+
+def check_clip_range(clip_range: Any) -> None:
+    initial_clip = initial_value(clip_range, "clip_range")
+    if not initial_clip > 0:
+        raise InvalidArgumentError(f"clip_range={clip_range!r} must be > 0 (at the start of training it is {initial_clip}).")
+
+
+def check_clip_range_vf(clip_range_vf: Any) -> None:
+    if _is_real(clip_range_vf) and not clip_range_vf > 0:
+        raise InvalidArgumentError(f"clip_range_vf={clip_range_vf!r} must be > 0; pass None to disable value clipping.")
+
+
+def check_vf_learning_rate(vf_learning_rate: Any) -> None:
+    if vf_learning_rate is not None and not initial_value(vf_learning_rate, "vf_learning_rate") > 0:
+        raise InvalidArgumentError(f"vf_learning_rate={vf_learning_rate!r} must be > 0 (or None: same as learning_rate).")
+
+
+def check_batch_size(batch_size: Any, normalize_advantage: bool) -> int:
+    batch_size = as_int("batch_size", batch_size)
+    if normalize_advantage and batch_size < 2:
+        raise InvalidArgumentError(
+            f"batch_size={batch_size} must be >= 2 with normalize_advantage=True "
+            "(see SB3 issue #440); pass normalize_advantage=False to use batch_size=1."
+        )
+    return batch_size
+
+
+def check_buffer_size(n_steps: int, n_envs: int, normalize_advantage: bool) -> None:
+    if normalize_advantage and n_steps * n_envs < 2:
+        raise InvalidArgumentError(
+            f"n_steps * n_envs = {n_steps} * {n_envs} = {n_steps * n_envs}: must be >= 2 with "
+            "normalize_advantage=True (a single sample has no standard deviation)."
+        )
+
+
+def check_action_space(action_space: spaces.Space) -> None:
+    if not isinstance(action_space, SUPPORTED_ACTION_SPACES):
+        raise InvalidArgumentError(
+            f"Unsupported action space {action_space!r}: PPOG supports "
+            f"{', '.join(s.__name__ for s in SUPPORTED_ACTION_SPACES)}."
+        )

@@ -1,0 +1,303 @@
+"""What code and habits written for SB3's PPO expect, checked on PPOG (issue 12), each against PPO where PPO can say."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
+
+from ppog_sb3 import PPOG, NonFiniteError
+from ppog_sb3.common.precision import bf16_is_native, has_native_bf16
+
+TINY = dict(n_steps=16, batch_size=16, n_epochs=2, policy_kwargs=dict(net_arch=[16]), seed=3, device="cpu")
+
+
+def _cartpole(n_envs: int = 2, seed: int = 0):
+    return make_vec_env("CartPole-v1", n_envs=n_envs, seed=seed)
+
+
+class RecordingLogger(Logger):
+    """SB3's logger that also keeps every value recorded, per key, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(folder=None, output_formats=[])
+        self.history: dict[str, list] = {}
+
+    def record(self, key, value, exclude=None) -> None:
+        self.history.setdefault(key, []).append(value)
+        super().record(key, value, exclude)
+
+
+def _recorded(model, total: int) -> dict[str, list]:
+    logger = RecordingLogger()
+    model.set_logger(logger)
+    model.learn(total)
+    return logger.history
+
+
+# 1. load leaves the process's random state alone; resume still restores it (exactness: test_reliability.py)
+def _draws() -> tuple:
+    return random.random(), float(np.random.rand()), float(th.rand(1))
+
+
+def test_load_does_not_reseed_the_process(tmp_path):
+    model = PPOG("MlpPolicy", _cartpole(), **TINY)
+    model.learn(32)
+    model.save(tmp_path / "model")
+    random.seed(42), np.random.seed(42), th.manual_seed(42)
+    expected = _draws()
+    random.seed(42), np.random.seed(42), th.manual_seed(42)
+    PPOG.load(tmp_path / "model")
+    assert _draws() == expected
+
+
+def _seeded_draws(seed: int) -> tuple:
+    random.seed(seed), np.random.seed(seed), th.manual_seed(seed)
+    return _draws()
+
+
+def test_resume_restores_the_saved_streams_but_a_new_run_or_seed_does_not(tmp_path):
+    model = PPOG("MlpPolicy", _cartpole(), **TINY)
+    model.learn(32)
+    model.save(tmp_path / "model")
+    saved = _draws_after_restore(tmp_path / "model", reset_num_timesteps=False)
+    assert saved == _draws_after_restore(tmp_path / "model", reset_num_timesteps=False)  # the file's streams
+    assert saved != _seeded_draws(7)
+    assert _draws_after_restore(tmp_path / "model", reset_num_timesteps=True) == _seeded_draws(7)  # the process's own
+    assert _draws_after_restore(tmp_path / "model", reset_num_timesteps=False, seed=5) == _seeded_draws(5)
+
+
+def _draws_after_restore(path, reset_num_timesteps: bool, seed: int | None = None) -> tuple:
+    random.seed(7), np.random.seed(7), th.manual_seed(7)
+    model = PPOG.load(path, env=_cartpole(), force_reset=False)
+    if seed is not None:
+        model.set_random_seed(seed)  # an explicit seed wins over the file's streams
+    model._setup_learn(16, reset_num_timesteps=reset_num_timesteps)  # what learn() does first
+    return _draws()
+
+
+# 2. PPO weights (policy and Adam state) into PPOG, by the recipe the error message gives
+def test_ppo_parameters_move_into_ppog(tmp_path):
+    kwargs = dict(TINY, n_epochs=3)
+    ppo = PPO("MlpPolicy", _cartpole(), **kwargs)
+    ppo.learn(64)
+    ppo.save(tmp_path / "ppo")
+    with pytest.raises(ValueError, match=r"model.set_parameters\(path\)"):
+        PPOG.load(tmp_path / "ppo")
+
+    for source in (ppo.get_parameters(), str(tmp_path / "ppo.zip")):
+        ppog = PPOG("MlpPolicy", _cartpole(), vf_learning_rate=1e-4, **kwargs)
+        ppog.set_parameters(source)
+        for key, value in ppo.policy.state_dict().items():
+            assert th.equal(value, ppog.policy.state_dict()[key]), key
+        for ppo_param, ppog_param in zip(ppo.policy.parameters(), ppog.policy.parameters()):
+            ppo_state, ppog_state = ppo.policy.optimizer.state[ppo_param], ppog.policy.optimizer.state[ppog_param]
+            assert ppo_state.keys() == ppog_state.keys() and ppo_state
+            for name in ppo_state:
+                assert th.equal(ppo_state[name], ppog_state[name]), name
+        assert [g["name"] for g in ppog.policy.optimizer.param_groups] == ["actor", "critic"]
+        assert ppog.policy.optimizer.param_groups[1]["lr"] == 1e-4  # PPOG's own group settings stay
+        ppog.learn(32)  # and it trains from there
+
+
+def test_mismatched_architecture_is_refused():
+    ppo = PPO("MlpPolicy", _cartpole(), **dict(TINY, policy_kwargs=dict(net_arch=[8, 8])))
+    ppo.learn(32)
+    ppog = PPOG("MlpPolicy", _cartpole(), **TINY)
+    with pytest.raises((ValueError, RuntimeError)):
+        ppog.set_parameters(ppo.get_parameters())
+
+
+# 3. error types: where PPO raises AssertionError, PPOG's error is one too (and still a ValueError with a message)
+@pytest.mark.parametrize(
+    "env_fn, kwargs, pattern",
+    [
+        (lambda: _cartpole(), dict(clip_range_vf=-0.1), "clip_range_vf"),
+        (lambda: _cartpole(n_envs=1), dict(n_steps=1, batch_size=2), r"n_steps \* n_envs"),
+        (lambda: _cartpole(), dict(batch_size=1), "batch_size"),
+    ],
+    ids=["clip_range_vf<0", "n_steps*n_envs==1", "batch_size==1"],
+)
+def test_bad_arguments_are_assertion_errors_where_ppo_asserts(env_fn, kwargs, pattern):
+    with pytest.raises(AssertionError):
+        PPO("MlpPolicy", env_fn(), **kwargs)
+    with pytest.raises(AssertionError, match=pattern) as caught:
+        PPOG("MlpPolicy", env_fn(), **kwargs)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_unsupported_action_space_is_an_assertion_error_as_in_ppo():
+    import gymnasium as gym
+
+    class TextActions(gym.Env):
+        observation_space = spaces.Box(-1, 1, (2,))
+        action_space = spaces.Text(4)
+
+    with pytest.raises(AssertionError):
+        PPO("MlpPolicy", make_vec_env(TextActions, n_envs=1))
+    with pytest.raises(AssertionError, match="Unsupported action space"):
+        PPOG("MlpPolicy", make_vec_env(TextActions, n_envs=1))
+
+
+# 4. numpy integers, as configs and Optuna produce them
+def test_numpy_integers_are_accepted():
+    kwargs = dict(n_steps=np.int64(16), batch_size=np.int32(16), n_epochs=np.int64(2), device="cpu", seed=0)
+    PPO("MlpPolicy", _cartpole(), **kwargs).learn(32)  # the reference accepts them
+    model = PPOG("MlpPolicy", _cartpole(), ent_coef_decay=np.float32(0.5), ent_coef=0.1, **kwargs)
+    model.learn(32)
+    assert (model.n_steps, model.batch_size, model.n_epochs) == (16, 16, 2)
+    assert type(model.n_steps) is int
+    with pytest.raises(ValueError, match="n_steps"):
+        PPOG("MlpPolicy", _cartpole(), n_steps=16.0)
+    with pytest.raises(ValueError, match="n_epochs"):
+        PPOG("MlpPolicy", _cartpole(), n_epochs=True)
+
+
+# 5. attributes changed on a live model take effect at the next update, and are saved
+class SetAtUpdate(BaseCallback):
+    """Sets attributes on the model when rollout number ``at`` starts (SB3's documented way: from a callback)."""
+
+    def __init__(self, at: int, **values):
+        super().__init__()
+        self.at, self.values, self.rollouts = at, values, 0
+
+    def _on_rollout_start(self) -> None:
+        self.rollouts += 1
+        if self.rollouts == self.at:
+            for name, value in self.values.items():
+                setattr(self.model, name, value)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def _learn_recording(model, total: int, callback) -> dict[str, list]:
+    logger = RecordingLogger()
+    model.set_logger(logger)
+    model.learn(total, callback=callback)
+    return logger.history
+
+
+def test_live_ent_coef_learning_rates_and_clip_range():
+    model = PPOG("MlpPolicy", _cartpole(), ent_coef=0.1, vf_learning_rate=2e-4, **TINY)
+    changes = dict(ent_coef=0.3, learning_rate=1e-5, vf_learning_rate=5e-5, clip_range=0.05)
+    history = _learn_recording(model, 4 * 32, SetAtUpdate(3, **changes))
+    assert history["train/ent_coef"] == [0.1, 0.1, 0.3, 0.3]
+    assert history["train/learning_rate"] == [3e-4, 3e-4, 1e-5, 1e-5]
+    assert history["train/vf_learning_rate"] == [2e-4, 2e-4, 5e-5, 5e-5]
+    assert history["train/clip_range"] == [0.2, 0.2, 0.05, 0.05]
+    actor, critic = model.policy.optimizer.param_groups
+    assert (actor["lr"], critic["lr"]) == (1e-5, 5e-5)
+
+
+def test_live_decay_and_floor_continue_from_the_reached_coefficient(tmp_path):
+    model = PPOG("MlpPolicy", _cartpole(), ent_coef=0.1, ent_coef_decay=0.5, **TINY)
+    history = _learn_recording(model, 5 * 32, SetAtUpdate(3, ent_coef_decay=0.9, ent_coef_min=0.02))
+    expected = [0.05, 0.025, 0.025 * 0.9, max(0.02, 0.025 * 0.81), max(0.02, 0.025 * 0.729)]
+    assert history["train/ent_coef"] == pytest.approx(expected, rel=1e-12)
+
+    model.save(tmp_path / "model")
+    loaded = PPOG.load(tmp_path / "model", env=_cartpole())
+    assert (loaded.ent_coef_decay, loaded.ent_coef_min) == (0.9, 0.02)
+    assert loaded.current_ent_coef == pytest.approx(model.current_ent_coef, rel=1e-12)
+    loaded.ent_coef = 0.5  # and a loaded model can be changed too
+    history = _recorded(loaded, 32)
+    assert history["train/ent_coef"] == [pytest.approx(0.45)]
+
+
+def test_a_bad_live_value_is_refused_at_the_next_update():
+    model = PPOG("MlpPolicy", _cartpole(), **TINY)
+    model.learn(32)
+    model.ent_coef_decay = 1.5
+    with pytest.raises(ValueError, match=r"ent_coef_decay=1.5 must be in \(0, 1\]"):
+        model.learn(32, reset_num_timesteps=False)
+
+
+def test_lr_schedule_assigned_directly_still_works():
+    """SB3's own habit: assigning ``model.lr_schedule``; PPOG must not overwrite it at the next update."""
+    model = PPOG("MlpPolicy", _cartpole(), **TINY)
+    model.lr_schedule = lambda _: 7e-5
+    history = _recorded(model, 32)
+    assert history["train/learning_rate"] == [7e-5] and history["train/vf_learning_rate"] == [7e-5]
+
+
+# 6. one name, one meaning: train/clip_fraction is SB3's for both losses
+def test_clip_fraction_means_what_it_means_in_sb3():
+    kwargs = dict(TINY, n_epochs=10, learning_rate=1e-2, seed=1)  # ratios move far enough to leave the band
+    ppo = _recorded(PPO("MlpPolicy", _cartpole(seed=1), **kwargs), 96)
+    clip = _recorded(PPOG("MlpPolicy", _cartpole(seed=1), policy_loss="clip", **kwargs), 96)
+    assert clip["train/clip_fraction"] == ppo["train/clip_fraction"]  # same runs, same numbers
+    ppog = _recorded(PPOG("MlpPolicy", _cartpole(seed=1), **kwargs), 96)
+    for clip_fraction, masked_fraction in zip(ppog["train/clip_fraction"], ppog["train/masked_fraction"]):
+        assert clip_fraction >= masked_fraction  # the mask is a subset of |ratio - 1| > eps
+    assert any(c > m for c, m in zip(ppog["train/clip_fraction"], ppog["train/masked_fraction"]))
+
+
+# 7. precision="auto": native bf16 only, on the model's device
+@pytest.mark.parametrize(
+    "device_type, capability, avx512_bf16, amx, native",
+    [
+        ("cuda", (7, 5), False, False, False),  # Turing: bf16 emulated
+        ("cuda", (8, 0), False, False, True),  # Ampere A100
+        ("cuda", (9, 0), False, False, True),  # Hopper
+        ("cuda", None, False, False, False),
+        ("cpu", None, False, False, False),  # AVX2 / AVX-512 without BF16
+        ("cpu", None, True, False, True),
+        ("cpu", None, False, True, True),
+        ("mps", None, True, True, False),
+    ],
+)
+def test_bf16_decision(device_type, capability, avx512_bf16, amx, native):
+    assert bf16_is_native(device_type, capability, avx512_bf16, amx) is native
+
+
+def test_bf16_asks_about_the_models_device():
+    asked = []
+
+    def capability(device):
+        asked.append(device)
+        return {0: (7, 0), 1: (8, 6)}[device.index]
+
+    assert has_native_bf16("cuda:1", cuda_capability=capability) is True
+    assert has_native_bf16("cuda:0", cuda_capability=capability) is False
+    assert asked == [th.device("cuda:1"), th.device("cuda:0")]
+    assert has_native_bf16("cpu", cpu_flags=lambda: (False, False)) is False
+    assert has_native_bf16("cpu", cpu_flags=lambda: (True, False)) is True
+
+
+# 9. small traps
+def test_rollout_buffer_kwargs_cannot_contradict_advantage_estimator():
+    with pytest.raises(ValueError, match=r"rollout_buffer_kwargs\['advantage_estimator'\]='nstep' contradicts"):
+        PPOG("MlpPolicy", _cartpole(), rollout_buffer_kwargs={"advantage_estimator": "nstep"}, **TINY)
+    model = PPOG("MlpPolicy", _cartpole(), advantage_estimator="nstep", rollout_buffer_kwargs={"advantage_estimator": "nstep"})
+    assert model.rollout_buffer.advantage_estimator == "nstep"
+
+
+def test_the_callers_rollout_buffer_kwargs_are_not_mutated(tmp_path):
+    from helpers import image_vec_env
+
+    user_kwargs: dict = {}
+    model = PPOG(
+        "CnnPolicy", image_vec_env(), channels_last=True, rollout_buffer_kwargs=user_kwargs, n_steps=16, batch_size=16
+    )
+    assert user_kwargs == {} and model.rollout_buffer_kwargs == {}
+    assert model.rollout_buffer.channels_last and model.rollout_buffer.advantage_estimator == "gae"
+    model.save(tmp_path / "model")
+    assert PPOG.load(tmp_path / "model").rollout_buffer_kwargs == {}
+
+
+def test_non_finite_update_does_not_consume_a_decay_step():
+    model = PPOG("MlpPolicy", _cartpole(), ent_coef=0.1, ent_coef_decay=0.5, **TINY)
+    model.learn(32)
+    before = (model._n_train_updates, model.current_ent_coef)
+    model.rollout_buffer.rewards[0, 0] = np.nan
+    with pytest.raises(NonFiniteError, match="PPOG update 2 "):
+        model.train()
+    assert (model._n_train_updates, model.current_ent_coef) == before
