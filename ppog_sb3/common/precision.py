@@ -1,4 +1,4 @@
-"""Whether bfloat16 is native on a device, for ``precision="auto"``.
+"""Precision and memory layout: whether bfloat16 is native on a device (for ``precision="auto"``), channels-last input.
 
 bf16 autocast pays only where the hardware multiplies bf16 natively: CUDA GPUs of compute capability 8.0 and newer
 (Ampere, Hopper, ...), CPUs with AVX512-BF16 or AMX. Elsewhere it is emulated and slower than fp32 (measured on an
@@ -11,7 +11,9 @@ decision can be tested with any capabilities injected.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch as th
 
@@ -67,3 +69,25 @@ def has_native_bf16(
         )
         return bf16_is_native("cpu", cpu_avx512_bf16=avx512_bf16, cpu_amx=amx)
     return False
+
+
+def use_bf16(precision: str, device: th.device) -> bool:
+    """Whether ``precision`` ("fp32", "bf16" or "auto") means bf16 autocast on ``device``; warns where bf16 is asked
+    for but only emulated."""
+    native = has_native_bf16(device)
+    if precision == "bf16" and not native:
+        warnings.warn(
+            f"precision='bf16' on {device} without native bfloat16 support "
+            f"(CPU capability {th.backends.cpu.get_cpu_capability()}): bf16 is emulated and much slower than fp32. "
+            "Use precision='auto' to pick bf16 only where it is native."
+        )
+    return precision == "bf16" or (precision == "auto" and native)
+
+
+def channels_last_input(obs: Any) -> Any:
+    """Image batches ``(B, C, H, W)`` (or a dict of them) in channels-last layout, converted while still uint8 (a
+    quarter of the bytes of float32; the later float conversion keeps the layout). Minibatches from PPOG's buffer are
+    already channels-last views (``PPOGRolloutBuffer(channels_last=True)``), so this is a no-op for them."""
+    if isinstance(obs, dict):
+        return {key: channels_last_input(value) for key, value in obs.items()}
+    return obs.contiguous(memory_format=th.channels_last) if obs.dim() == 4 else obs

@@ -11,10 +11,9 @@
   ``learn(..., reset_num_timesteps=False)``, the call that continues the saved run (``set_random_seed`` discards
   them: an explicit seed wins).
 - **Partial rollouts.** A save during a rollout (by a callback: ``CheckpointCallback``, the zoo's ``--save-freq``)
-  also stores the steps collected so far, and the loaded model continues that rollout. This needs the algorithm's
-  ``collect_rollouts`` to call :meth:`ExactResumeMixin._begin_rollout` / :meth:`_end_rollout` and to run
-  ``callback.on_step()`` after ``rollout_buffer.add`` (PPOG's does); with SB3's own loop, saves between rollouts
-  are exact and a mid-rollout save restarts that rollout.
+  also stores the steps collected so far, and the loaded model continues that rollout. The mixin's
+  ``collect_rollouts`` (SB3's loop, with ``callback.on_step()`` after ``rollout_buffer.add``) does this; an algorithm
+  with a loop of its own calls :meth:`ExactResumeMixin._begin_rollout` / :meth:`_end_rollout` the same way.
 - **Model-file checks.** ``load`` of something that is not a complete model archive, or of a model saved by another
   algorithm (the class's ``_model_file_keys`` are missing), raises a ``ValueError`` saying so.
 
@@ -24,6 +23,7 @@ bit for bit where the uninterrupted run ends. SB3 model files are pickles: load 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -40,6 +40,8 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.vec_env import VecEnv
 
 SelfResume = TypeVar("SelfResume", bound="ExactResumeMixin")
 
@@ -73,6 +75,111 @@ class ExactResumeMixin(OnPolicyAlgorithm):
 
     def _end_rollout(self) -> None:
         self._rollout_in_progress = False
+
+    # hooks of the rollout loop, for subclasses
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def _model_input(self, obs: Any) -> Any:
+        return obs
+
+    def _check_rollout_observations(self, obs: Any) -> None:
+        pass
+
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: RolloutBuffer,
+        n_rollout_steps: int,
+    ) -> bool:
+        """SB3's rollout loop (same random-number use, same data), with these changes:
+
+        - ``callback.on_step()`` runs after the step is stored in the buffer, so a checkpoint written by a
+          callback (``CheckpointCallback``, the zoo's ``--save-freq``) holds a consistent state: ``save`` adds
+          the part of the rollout collected so far, and a loaded model continues that rollout exactly;
+        - forward passes under ``inference_mode``, inside the hooks ``_autocast()`` and ``_model_input()`` (no-ops
+          here; PPOG's bf16 autocast and channels-last input), and ``_check_rollout_observations`` before each step.
+        """
+        assert self._last_obs is not None, "No previous observation was provided"
+        self.policy.set_training_mode(False)
+
+        n_steps = self._begin_rollout(rollout_buffer)  # a loaded checkpoint's partial rollout, if any
+        # gSDE noise is not part of a checkpoint: a rollout resumed mid-way keeps the noise sampled at load
+        if self.use_sde and n_steps == 0:
+            self.policy.reset_noise(env.num_envs)
+
+        callback.on_rollout_start()
+
+        while n_steps < n_rollout_steps:
+            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
+                self.policy.reset_noise(env.num_envs)
+
+            self._check_rollout_observations(self._last_obs)
+            with th.inference_mode(), self._autocast():
+                obs_tensor = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
+                actions, values, log_probs = self.policy(obs_tensor)
+            values, log_probs = values.float(), log_probs.float()
+            actions = actions.cpu().numpy()
+
+            clipped_actions = actions
+            if isinstance(self.action_space, spaces.Box):
+                if self.policy.squash_output:
+                    clipped_actions = self.policy.unscale_action(clipped_actions)
+                else:
+                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
+
+            new_obs, rewards, dones, infos = env.step(clipped_actions)
+
+            self.num_timesteps += env.num_envs
+            self._update_info_buffer(infos, dones)
+            n_steps += 1
+
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.reshape(-1, 1)
+
+            # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
+            # One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs
+            # (~3e-8 for a CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO. Truncations
+            # are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
+            # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
+            buffer_rewards = rewards
+            for idx, done in enumerate(dones):
+                info = infos[idx]
+                if done and info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
+                    if buffer_rewards is rewards:
+                        buffer_rewards = rewards.copy()
+                    terminal_obs = self._model_input(self.policy.obs_to_tensor(info["terminal_observation"])[0])
+                    with th.inference_mode(), self._autocast():
+                        terminal_value = self.policy.predict_values(terminal_obs)[0].float()  # type: ignore[arg-type]
+                    buffer_rewards[idx] += self.gamma * terminal_value
+
+            rollout_buffer.add(
+                self._last_obs,  # type: ignore[arg-type]
+                actions,
+                buffer_rewards,
+                self._last_episode_starts,  # type: ignore[arg-type]
+                values,
+                log_probs,
+            )
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+
+            callback.update_locals(locals())
+            if not callback.on_step():
+                self._end_rollout()
+                return False
+
+        with th.inference_mode(), self._autocast():
+            last_obs = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
+            values = self.policy.predict_values(last_obs).float()
+
+        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=self._last_episode_starts)  # type: ignore[arg-type]
+        self._end_rollout()
+
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
 
     # ------------------------------------------------------------------ learn
     def _setup_learn(

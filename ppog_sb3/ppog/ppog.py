@@ -9,34 +9,31 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from ppog_sb3.common.buffers import ADVANTAGE_ESTIMATORS, PPOGDictRolloutBuffer, PPOGRolloutBuffer
+from ppog_sb3.common.finite import first_non_finite, non_finite_error
 from ppog_sb3.common.losses import POLICY_LOSSES, clip_fraction
-from ppog_sb3.common.precision import has_native_bf16
+from ppog_sb3.common.optimizer import map_single_group_state
+from ppog_sb3.common.precision import channels_last_input, use_bf16
 from ppog_sb3.common.resume import ExactResumeMixin
-from ppog_sb3.common.schedules import DecayedSchedule, ScheduleLike, parse_schedule
+from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
 from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES, InvalidArgumentError
+from ppog_sb3.ppog.live_schedules import LiveSchedules
 
 SelfPPOG = TypeVar("SelfPPOG", bound="PPOG")
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
 
-class NonFiniteError(FloatingPointError):
-    """Raised when a loss, an advantage or a gradient is NaN or infinite, before it reaches the weights."""
-
-
-class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
+class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
     """
     PPOG: PPO, Gilad's version (masked-gradient policy loss, entropy-coefficient decay, separate critic rate).
 
@@ -252,14 +249,7 @@ class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
         finally:
             self.rollout_buffer_kwargs = user_kwargs
         self._setup_schedules()
-        native_bf16 = has_native_bf16(self.device)
-        self._use_bf16 = self.precision == "bf16" or (self.precision == "auto" and native_bf16)
-        if self.precision == "bf16" and not native_bf16:
-            warnings.warn(
-                f"precision='bf16' on {self.device} without native bfloat16 support "
-                f"(CPU capability {th.backends.cpu.get_cpu_capability()}): bf16 is emulated and much slower than fp32. "
-                "Use precision='auto' to pick bf16 only where it is native."
-            )
+        self._use_bf16 = use_bf16(self.precision, self.device)
         if self.channels_last:
             self.policy.to(memory_format=th.channels_last)  # type: ignore[call-overload]
         self._build_optimizer()
@@ -290,61 +280,6 @@ class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
             )
         return kwargs
 
-    # ------------------------------------------------------------------ schedules
-    #: Attributes a user may change on a live model (e.g. from a callback, SB3 #316 / #628); they take effect at the
-    #: next update, and are saved with the model like every attribute.
-    LIVE_ATTRIBUTES: ClassVar[tuple[str, ...]] = (
-        "learning_rate",
-        "vf_learning_rate",
-        "clip_range",
-        "clip_range_vf",
-        "ent_coef",
-        "ent_coef_decay",
-        "ent_coef_min",
-    )
-
-    def _setup_schedules(self) -> None:
-        """Build the schedules from the attributes: as PPO, plus the entropy coefficient and the critic's learning rate."""
-        self.clip_range = FloatSchedule(self.clip_range)
-        if self.clip_range_vf is not None:
-            self.clip_range_vf = FloatSchedule(self.clip_range_vf)
-        self.ent_coef_schedule = DecayedSchedule(
-            parse_schedule(self.ent_coef, "ent_coef"),
-            decay=self.ent_coef_decay,
-            floor=self.ent_coef_min,
-            origin=tuple(self._ent_coef_origin),  # type: ignore[arg-type]  # a list after a JSON round trip
-        )
-        vf_learning_rate = self.vf_learning_rate
-        self.vf_lr_schedule = None if vf_learning_rate is None else parse_schedule(vf_learning_rate, "vf_learning_rate")
-        # what the schedules were built from: _sync_schedules compares by identity to see what the user set since
-        self._schedule_sources = {name: getattr(self, name) for name in self.LIVE_ATTRIBUTES}
-
-    def _sync_schedules(self) -> None:
-        """Rebuild the schedules of the attributes set on the live model since the last update, after checking them.
-
-        A new ``ent_coef`` starts a new decay segment from its own value (the next update uses
-        ``max(ent_coef_min, ent_coef * ent_coef_decay)``, as at construction); a new ``ent_coef_decay`` goes on from
-        the coefficient reached; a new ``learning_rate`` rebuilds ``lr_schedule`` (assigning ``lr_schedule`` directly,
-        SB3's way, keeps working too).
-        """
-        sources = self._schedule_sources
-        changed = {name for name in self.LIVE_ATTRIBUTES if getattr(self, name) is not sources[name]}
-        if not changed:
-            return
-        arguments.check_ent_coef(self.ent_coef, self.ent_coef_decay, self.ent_coef_min)
-        arguments.check_clip_range(self.clip_range)
-        arguments.check_clip_range_vf(self.clip_range_vf)
-        arguments.check_vf_learning_rate(self.vf_learning_rate)
-        if "learning_rate" in changed:
-            self._setup_lr_schedule()
-        updates = self._n_train_updates
-        if "ent_coef" in changed:
-            self._ent_coef_origin = (updates, 1.0)
-        elif "ent_coef_decay" in changed:
-            origin_updates, origin_factor = self._ent_coef_origin
-            self._ent_coef_origin = (updates, origin_factor * sources["ent_coef_decay"] ** (updates - origin_updates))
-        self._setup_schedules()
-
     def _build_optimizer(self) -> None:
         """Rebuild the policy's optimizer with an ``actor`` and a ``critic`` parameter group."""
         policy = self.policy
@@ -363,21 +298,6 @@ class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
             groups.append({"params": critic_params, "name": "critic", "lr": vf_lr})
         policy.optimizer = policy.optimizer_class(groups, lr=self.lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
 
-    def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
-        """Set each parameter group's learning rate from its schedule, and log both."""
-        lr = self.lr_schedule(self._current_progress_remaining)
-        vf_lr = lr if self.vf_lr_schedule is None else self.vf_lr_schedule(self._current_progress_remaining)
-        self.logger.record("train/learning_rate", lr)
-        self.logger.record("train/vf_learning_rate", vf_lr)
-        for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
-            for group in optimizer.param_groups:
-                group["lr"] = vf_lr if group.get("name") == "critic" else lr
-
-    @property
-    def current_ent_coef(self) -> float:
-        """The entropy coefficient of the last update (before any update: the initial value)."""
-        return self.ent_coef_schedule(self._current_progress_remaining, self._n_train_updates)
-
     def set_parameters(
         self, load_path_or_dict: str | dict[str, Any], exact_match: bool = True, device: th.device | str = "auto"
     ) -> None:
@@ -395,158 +315,24 @@ class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
             assert params is not None
         optimizer_state = params.get("policy.optimizer")
         if optimizer_state is not None and len(optimizer_state["param_groups"]) != len(self.policy.optimizer.param_groups):
-            params = {**params, "policy.optimizer": self._map_optimizer_state(optimizer_state)}
+            mapped = map_single_group_state(optimizer_state, self.policy.optimizer, list(self.policy.parameters()))
+            params = {**params, "policy.optimizer": mapped}
         super().set_parameters(params, exact_match=exact_match, device=device)
 
-    def _map_optimizer_state(self, state: dict[str, Any]) -> dict[str, Any]:
-        """A one-group optimizer state over ``policy.parameters()`` as a state of this model's grouped optimizer."""
-        if len(state["param_groups"]) != 1:
-            raise ValueError(
-                f"Cannot map an optimizer state with {len(state['param_groups'])} parameter groups onto PPOG's "
-                f"{len(self.policy.optimizer.param_groups)} (only a single-group state, as SB3's PPO saves, maps)."
-            )
-        parameters = list(self.policy.parameters())
-        source_indices = state["param_groups"][0]["params"]
-        if len(source_indices) != len(parameters):
-            raise ValueError(
-                f"The optimizer state has {len(source_indices)} parameters, this PPOG policy {len(parameters)}: "
-                "the architectures differ (same policy class and policy_kwargs needed)."
-            )
-        own = self.policy.optimizer.state_dict()
-        position = {id(p): i for i, p in enumerate(p for group in self.policy.optimizer.param_groups for p in group["params"])}
-        mapped = {}
-        for parameter, source_index in zip(parameters, source_indices):
-            if source_index not in state["state"]:
-                continue  # no step taken yet for this parameter
-            entry = state["state"][source_index]
-            for key, value in entry.items():
-                if isinstance(value, th.Tensor) and value.dim() > 0 and value.shape != parameter.shape:
-                    raise ValueError(
-                        f"Optimizer state {key!r} of shape {tuple(value.shape)} does not fit a parameter of shape "
-                        f"{tuple(parameter.shape)}: the architectures differ."
-                    )
-            # copies: torch's load_state_dict keeps the given tensors, and the source model's optimizer still uses them
-            mapped[position[id(parameter)]] = {k: v.clone() if isinstance(v, th.Tensor) else v for k, v in entry.items()}
-        return {"state": mapped, "param_groups": own["param_groups"]}
-
     def _model_input(self, obs: Any) -> Any:
-        """Image observations in channels-last layout when asked for, converted while still uint8 (a quarter of the
-        bytes of float32; the later float conversion keeps the layout). Minibatches from PPOG's buffer are already
-        channels-last views (see ``PPOGRolloutBuffer(channels_last=True)``), so this is a no-op for them."""
-        if not self.channels_last:
-            return obs
-        if isinstance(obs, dict):
-            return {key: self._model_input(value) for key, value in obs.items()}
-        return obs.contiguous(memory_format=th.channels_last) if obs.dim() == 4 else obs
+        """Image observations in channels-last layout when asked for (see :func:`channels_last_input`)."""
+        return channels_last_input(obs) if self.channels_last else obs
 
     def _autocast(self):
         """bf16 autocast context when bf16 is in use (see ``precision``), a no-op otherwise."""
         return th.autocast(device_type=self.device.type, dtype=th.bfloat16, enabled=self._use_bf16)
 
-    # ------------------------------------------------------------------ rollouts
-    def collect_rollouts(
-        self,
-        env: VecEnv,
-        callback: BaseCallback,
-        rollout_buffer: RolloutBuffer,
-        n_rollout_steps: int,
-    ) -> bool:
-        """SB3's rollout loop (same random-number use, same data), with three changes:
-
-        - forward passes under ``inference_mode`` (and autocast for bf16);
-        - ``callback.on_step()`` runs after the step is stored in the buffer, so a checkpoint written by a
-          callback (``CheckpointCallback``, the zoo's ``--save-freq``) holds a consistent state: ``save`` adds
-          the part of the rollout collected so far, and a loaded model continues that rollout exactly;
-        - non-finite float observations stop training with :class:`NonFiniteError`.
-        """
-        assert self._last_obs is not None, "No previous observation was provided"
-        self.policy.set_training_mode(False)
-
-        n_steps = self._begin_rollout(rollout_buffer)  # a loaded checkpoint's partial rollout, if any
-        # gSDE noise is not part of a checkpoint: a rollout resumed mid-way keeps the noise sampled at load
-        if self.use_sde and n_steps == 0:
-            self.policy.reset_noise(env.num_envs)
-
-        callback.on_rollout_start()
-
-        while n_steps < n_rollout_steps:
-            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
-                self.policy.reset_noise(env.num_envs)
-
-            if self._check_observations:
-                self._check_finite_observations(self._last_obs)
-            with th.inference_mode(), self._autocast():
-                obs_tensor = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
-                actions, values, log_probs = self.policy(obs_tensor)
-            values, log_probs = values.float(), log_probs.float()
-            actions = actions.cpu().numpy()
-
-            clipped_actions = actions
-            if isinstance(self.action_space, spaces.Box):
-                if self.policy.squash_output:
-                    clipped_actions = self.policy.unscale_action(clipped_actions)
-                else:
-                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
-
-            new_obs, rewards, dones, infos = env.step(clipped_actions)
-
-            self.num_timesteps += env.num_envs
-            self._update_info_buffer(infos, dones)
-            n_steps += 1
-
-            if isinstance(self.action_space, spaces.Discrete):
-                actions = actions.reshape(-1, 1)
-
-            # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
-            # One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs
-            # (~3e-8 for a CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO. Truncations
-            # are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
-            # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
-            buffer_rewards = rewards
-            for idx, done in enumerate(dones):
-                info = infos[idx]
-                if done and info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
-                    if buffer_rewards is rewards:
-                        buffer_rewards = rewards.copy()
-                    terminal_obs = self._model_input(self.policy.obs_to_tensor(info["terminal_observation"])[0])
-                    with th.inference_mode(), self._autocast():
-                        terminal_value = self.policy.predict_values(terminal_obs)[0].float()  # type: ignore[arg-type]
-                    buffer_rewards[idx] += self.gamma * terminal_value
-
-            rollout_buffer.add(
-                self._last_obs,  # type: ignore[arg-type]
-                actions,
-                buffer_rewards,
-                self._last_episode_starts,  # type: ignore[arg-type]
-                values,
-                log_probs,
-            )
-            self._last_obs = new_obs  # type: ignore[assignment]
-            self._last_episode_starts = dones
-
-            callback.update_locals(locals())
-            if not callback.on_step():
-                self._end_rollout()
-                return False
-
-        with th.inference_mode(), self._autocast():
-            last_obs = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
-            values = self.policy.predict_values(last_obs).float()
-
-        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=self._last_episode_starts)  # type: ignore[arg-type]
-        self._end_rollout()
-
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
-
-    def _check_finite_observations(self, obs: Any) -> None:
-        arrays = obs.values() if isinstance(obs, dict) else [obs]
-        for array in arrays:
-            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-                self._raise_non_finite(
-                    "observations", f"{array.size - np.count_nonzero(np.isfinite(array))} non-finite entries at rollout"
-                )
+    # ------------------------------------------------------------------ rollouts (the loop: ExactResumeMixin)
+    def _check_rollout_observations(self, obs: Any) -> None:
+        if self._check_observations:
+            found = first_non_finite(obs.items() if isinstance(obs, dict) else [("observations", obs)])
+            if found is not None:
+                self._raise_non_finite("observations", f"{found[1]} non-finite entries in {found[0]!r} at rollout")
 
     # ------------------------------------------------------------------ update
     def train(self) -> None:
@@ -662,19 +448,14 @@ class PPOG(ExactResumeMixin, OnPolicyAlgorithm):
             self.logger.record("train/clip_range_vf", clip_range_vf)
 
     def _check_finite_rollout(self) -> None:
-        buffer = self.rollout_buffer
-        for name in ("rewards", "values", "advantages", "returns"):
-            array = getattr(buffer, name)
-            if not np.all(np.isfinite(array)):
-                self._raise_non_finite(name, f"{np.size(array) - np.count_nonzero(np.isfinite(array))} non-finite entries")
+        found = first_non_finite(
+            (name, getattr(self.rollout_buffer, name)) for name in ("rewards", "values", "advantages", "returns")
+        )
+        if found is not None:
+            self._raise_non_finite(found[0], f"{found[1]} non-finite entries")
 
     def _raise_non_finite(self, quantity: str, details: str) -> None:
-        raise NonFiniteError(
-            f"PPOG update {self._n_train_updates + 1} (timestep {self.num_timesteps}): non-finite {quantity} ({details}). "
-            "The optimizer step was not taken: the weights are those of the last good step. Likely causes: "
-            "rewards or observations too large or NaN (scale or clip them, e.g. VecNormalize), a learning rate "
-            "too high, or max_grad_norm too large."
-        )
+        raise non_finite_error(f"PPOG update {self._n_train_updates + 1} (timestep {self.num_timesteps})", quantity, details)
 
     def learn(
         self: SelfPPOG,
