@@ -151,7 +151,7 @@ class ExactResumeMixin(OnPolicyAlgorithm):
                         buffer_rewards = rewards.copy()
                     terminal_obs = self._model_input(self.policy.obs_to_tensor(info["terminal_observation"])[0])
                     with th.inference_mode(), self._autocast():
-                        terminal_value = self.policy.predict_values(terminal_obs)[0].float()  # type: ignore[arg-type]
+                        terminal_value = self.policy.predict_values(terminal_obs)[0].float()
                     buffer_rewards[idx] += self.gamma * terminal_value
 
             rollout_buffer.add(
@@ -233,9 +233,7 @@ class ExactResumeMixin(OnPolicyAlgorithm):
             del self._rng_states
 
     @classmethod
-    def load(  # type: ignore[override]  # SB3 types `cls` as BaseAlgorithm's own TypeVar
-        cls: type[SelfResume], path: Any, env: GymEnv | None = None, *args: Any, **kwargs: Any
-    ) -> SelfResume:
+    def load(cls: type[SelfResume], path: Any, env: GymEnv | None = None, *args: Any, **kwargs: Any) -> SelfResume:
         """SB3's ``load`` after checking the file; the saved random streams stay on the model (module docstring).
 
         Pass ``force_reset=False`` (with the same env object) to continue the interrupted episode exactly;

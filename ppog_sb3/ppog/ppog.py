@@ -292,7 +292,7 @@ class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
         critic_ids = {id(p) for module in critic_modules if module is not None for p in module.parameters()}
         actor_params = [p for p in policy.parameters() if id(p) not in critic_ids]
         critic_params = [p for p in policy.parameters() if id(p) in critic_ids]
-        groups = [{"params": actor_params, "name": "actor"}]
+        groups: list[dict[str, Any]] = [{"params": actor_params, "name": "actor"}]
         if critic_params:
             vf_lr = self.lr_schedule(1) if self.vf_lr_schedule is None else self.vf_lr_schedule(1)
             groups.append({"params": critic_params, "name": "critic", "lr": vf_lr})
@@ -340,9 +340,9 @@ class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
         self.policy.set_training_mode(True)
         self._sync_schedules()
         self._update_learning_rate(self.policy.optimizer)
-        clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
+        clip_range = self.clip_range(self._current_progress_remaining)
         if self.clip_range_vf is not None:
-            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
+            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)
         # Entropy decay: once per update, before the epochs (course code). The counter advances only when the update
         # completes, so an update stopped by NonFiniteError does not consume a decay step.
         ent_coef = self.ent_coef_schedule(self._current_progress_remaining, self._n_train_updates + 1)
