@@ -1,45 +1,73 @@
-"""Rollout-buffer memory of PPOG and SB3 PPO for the zoo's Atari settings (8 envs x 128 steps, 4x84x84 frames).
+"""Rollout-buffer memory of SB3 PPO and PPOG (its default buffer, and FrameStackRolloutBuffer), 4x84x84 Atari frames.
 
-    python benchmarks/buffer_memory.py
+    python benchmarks/buffer_memory.py                           # 8x128 (zoo Atari), 16x128, 64x256 (GPU-sized)
+    python benchmarks/buffer_memory.py --sizes 8x128 32x512
 
-Builds both algorithms on the same real ALE env (SB3's make_atari_env + VecFrameStack(4)), fills one rollout
-each, and prints the bytes held by the buffers' arrays and their ratio.
+For the first size, each algorithm trains one real rollout on the fast ALE path (ppog/SpaceInvaders-v5), so the
+arrays hold real frames; every size prints the bytes held by each buffer's arrays (observations, actions, rewards,
+values, ...) and the ratio to SB3's. Bytes, not a timing: the same on every machine.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import ale_py
-import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
 from stable_baselines3 import PPO
-from stable_baselines3.common.env_util import make_atari_env
-from stable_baselines3.common.vec_env import VecFrameStack
+from stable_baselines3.common.buffers import RolloutBuffer
 
+import ppog_sb3
 from ppog_sb3 import PPOG
-from ppog_sb3.common.buffers import rollout_buffer_nbytes
+from ppog_sb3.common.buffers import PPOGRolloutBuffer, rollout_buffer_nbytes
+from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
 
-gym.register_envs(ale_py)  # registers the ALE ids (SpaceInvadersNoFrameskip-v4, ...)
+BUFFERS = {
+    "SB3 PPO (RolloutBuffer)": (RolloutBuffer, {}),
+    "PPOG default (PPOGRolloutBuffer)": (PPOGRolloutBuffer, {}),
+    "PPOG FrameStackRolloutBuffer": (FrameStackRolloutBuffer, {"frame_stack": 4}),
+}
+
+
+def _size(text: str) -> tuple[int, int]:
+    n_envs, _, n_steps = text.partition("x")
+    return int(n_envs), int(n_steps)
+
+
+def _trained(n_envs: int, n_steps: int) -> dict[str, int]:
+    sizes = {}
+    for name, (buffer_class, kwargs) in BUFFERS.items():
+        env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=n_envs, seed=0)
+        algo, extra = (PPO, {}) if buffer_class is RolloutBuffer else (PPOG, {"rollout_buffer_kwargs": kwargs})
+        model = algo(
+            "CnnPolicy", env, n_steps=n_steps, batch_size=256, n_epochs=1, seed=0, device="cpu",
+            rollout_buffer_class=buffer_class, **extra,
+        )  # fmt: skip
+        model.learn(n_steps * n_envs)  # one rollout, so the arrays hold real frames
+        sizes[name] = rollout_buffer_nbytes(model.rollout_buffer)
+        env.close()
+    return sizes
+
+
+def _allocated(n_envs: int, n_steps: int) -> dict[str, int]:
+    space = spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    return {
+        name: rollout_buffer_nbytes(buffer_class(n_steps, space, spaces.Discrete(6), device="cpu", n_envs=n_envs, **kwargs))
+        for name, (buffer_class, kwargs) in BUFFERS.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="SpaceInvadersNoFrameskip-v4")
-    parser.add_argument("--n-envs", type=int, default=8)
-    parser.add_argument("--n-steps", type=int, default=128)
+    parser.add_argument("--sizes", nargs="+", type=_size, default=[(8, 128), (16, 128), (64, 256)], help="ENVSxSTEPS ...")
     args = parser.parse_args()
-
-    env = VecFrameStack(make_atari_env(args.env, n_envs=args.n_envs, seed=0), n_stack=4)
-    sizes = {}
-    for name, algo in (("SB3 PPO", PPO), ("PPOG", PPOG)):
-        model = algo("CnnPolicy", env, n_steps=args.n_steps, batch_size=256, n_epochs=1, seed=0, device="cpu")
-        model.learn(args.n_steps * args.n_envs)  # one rollout, so the arrays hold real frames
-        sizes[name] = rollout_buffer_nbytes(model.rollout_buffer)
-        obs = model.rollout_buffer.observations
-        mib = sizes[name] / 2**20
-        print(f"{name:8s} rollout buffer: {mib:8.2f} MiB (observations {obs.dtype}, {obs.nbytes / 2**20:.2f} MiB)")
-    print(f"ratio PPOG / SB3 PPO: {sizes['PPOG'] / sizes['SB3 PPO']:.3f}")
-    env.close()
+    for index, (n_envs, n_steps) in enumerate(args.sizes):
+        sizes = _trained(n_envs, n_steps) if index == 0 else _allocated(n_envs, n_steps)
+        how = "after one real rollout" if index == 0 else "allocated"
+        print(f"{n_envs} envs x {n_steps} steps ({how}):")
+        reference = sizes["SB3 PPO (RolloutBuffer)"]
+        for name, nbytes in sizes.items():
+            print(f"  {name:34s} {nbytes / 2**20:9.2f} MiB   ratio to SB3 {nbytes / reference:.3f}")
 
 
 if __name__ == "__main__":

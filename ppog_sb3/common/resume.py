@@ -276,16 +276,20 @@ def restore_rng_states(states: dict[str, Any], action_space: spaces.Space | None
 
 # ---------------------------------------------------------------------- partial rollouts
 def append_partial_rollout(zip_path: pathlib.Path, buffer: RolloutBuffer) -> None:
-    """Add the ``buffer.pos`` steps collected so far to a saved model archive."""
+    """Add the ``buffer.pos`` steps collected so far to a saved model archive.
+
+    A buffer with arrays of other lengths (e.g. :class:`~ppog_sb3.common.frame_buffer.FrameStackRolloutBuffer`'s
+    frames) names them and their lengths in ``checkpoint_lengths()``."""
     if buffer.pos == 0:
         return
+    lengths = buffer.checkpoint_lengths() if hasattr(buffer, "checkpoint_lengths") else {}
     arrays = {}
-    for name in PARTIAL_ROLLOUT_FIELDS:
-        value = getattr(buffer, name)
+    for name in (*PARTIAL_ROLLOUT_FIELDS, *lengths):
+        value, length = getattr(buffer, name), lengths.get(name, buffer.pos)
         if isinstance(value, dict):  # DictRolloutBuffer observations
-            arrays.update({f"{name}/{key}": array[: buffer.pos] for key, array in value.items()})
+            arrays.update({f"{name}/{key}": array[:length] for key, array in value.items()})
         else:
-            arrays[name] = value[: buffer.pos]
+            arrays[name] = value[:length]
     payload = io.BytesIO()
     np.savez(payload, **arrays)
     with zipfile.ZipFile(zip_path, "a") as archive:
@@ -312,7 +316,7 @@ def restore_partial_rollout(buffer: RolloutBuffer, arrays: dict[str, np.ndarray]
     for name, array in arrays.items():
         field, _, key = name.partition("/")
         target = getattr(buffer, field)
-        (target[key] if key else target)[:pos] = array
+        (target[key] if key else target)[: len(array)] = array
     buffer.pos = pos
     buffer.full = pos == buffer.buffer_size
     return pos
