@@ -1,24 +1,36 @@
 # Two commands do everything on a fresh machine:  `make train`  and  `make test`.
-# torch is pinned and installed first: a bare `torch` requirement on a machine without it pulls a multi-GB CUDA build.
-PYTHON ?= python
+# Both first set up a virtual environment, $(VENV) (default .venv/ in the checkout; `make test VENV=/some/dir` for
+# another), created with `python3 -m venv` when it is missing: torch pinned and installed first (a bare `torch`
+# requirement on a machine without it pulls a multi-GB CUDA build), then this package, editable, with its [dev] extra.
+# .ci/run calls `make lint test VENV=<new temporary folder>`: CI sets up a new environment on every run.
+VENV ?= .venv
+BOOTSTRAP_PYTHON ?= python3
 TORCH_VERSION ?= 2.13.0
 TIMESTEPS ?= 10000000
 LOGS ?= logs
 PYTEST_ARGS ?=
 
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.ppog-install.stamp
+
 .PHONY: install train test lint bench-memory
 
-.install.stamp: pyproject.toml
+$(PYTHON):
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+
+# The set-up command the README gives, step by step; pip check: no dependency conflict left behind
+$(STAMP): pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install -q "torch==$(TORCH_VERSION)"
 	$(PYTHON) -m pip install -q -e ".[dev]"
-	touch .install.stamp
+	$(PYTHON) -m pip check
+	touch $(STAMP)
 
-install: .install.stamp
+install: $(STAMP)
 
-# Main job: PPOG on Space Invaders through ppog-zoo: fast vectorized ALE path, zoo_configs/ppog.yml, logs in $(LOGS)/ppog/
+# Main job: PPOG on Space Invaders through ppog-zoo: fast vectorized ALE path, the package's zoo_configs/ppog.yml
+# (ppog-zoo's default config for --algo ppog), logs in $(LOGS)/ppog/
 train: install
-	$(PYTHON) -m ppog_sb3.zoo train --algo ppog --env ppog/SpaceInvaders-v5 -conf zoo_configs/ppog.yml \
-		-f $(LOGS) -n $(TIMESTEPS) --seed 0
+	$(VENV)/bin/ppog-zoo train --algo ppog --env ppog/SpaceInvaders-v5 -f $(LOGS) -n $(TIMESTEPS) --seed 0
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

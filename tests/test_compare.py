@@ -8,12 +8,12 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from core_only import core_python
 
 from ppog_sb3.zoo import compare
 
@@ -212,7 +212,7 @@ def zoo_env() -> dict[str, str]:
 
 def train_command(algo: str, seed: int, logs: Path) -> list[str]:
     config = REPO / "zoo_configs" / f"{algo}.yml"
-    return [sys.executable, "-m", "ppog_sb3.zoo", "train", "--algo", algo, "--env", ENV, "-conf", str(config)] + [
+    return [core_python(), "-m", "ppog_sb3.zoo", "train", "--algo", algo, "--env", ENV, "-conf", str(config)] + [
         "-f",
         str(logs),
         "-n",
@@ -321,7 +321,7 @@ def test_ppog_zoo_compare_subcommand(zoo_logs, tmp_path):
 
     if "compare" not in cli.COMMANDS:
         pytest.skip("ppog-zoo has no 'compare' command registered yet (ppog_sb3/zoo/cli.py)")
-    base = [sys.executable, "-m", "ppog_sb3.zoo", "compare", "--env", ENV, "-o", str(tmp_path / "report")]
+    base = [core_python(), "-m", "ppog_sb3.zoo", "compare", "--env", ENV, "-o", str(tmp_path / "report")]
     proc = subprocess.run([*base, "-f", str(zoo_logs)], capture_output=True, text=True, env=zoo_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert is_png(tmp_path / "report" / "CartPole-v1_learning_curves.png")

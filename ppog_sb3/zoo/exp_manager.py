@@ -4,6 +4,8 @@
 (and of the names ``rl_zoo3.train`` / ``rl_zoo3.enjoy`` imported), so the zoo's own ``train()`` builds it. It keeps
 every zoo flag's meaning and changes only this:
 
+- **Default config** (``--algo ppog`` without ``-conf``): the package's own ``zoo_configs/ppog.yml``, shipped as
+  ``ppog_sb3.zoo_configs`` (:mod:`ppog_sb3.zoo.configs`), as the zoo does for its algorithms; ``-conf`` overrides it.
 - **Up-front checks** (``--algo ppog``): after the zoo has pre-processed the hyperparameters, every key must be
   a PPOG constructor argument and every value must pass PPOG's own argument checks; the error names the key
   and where it came from (``-params`` or the YAML file and its section). An unknown key would otherwise be a
@@ -58,14 +60,14 @@ every zoo flag's meaning and changes only this:
     explicit ``--storage``, with the host name and process id (workers started with the same ``--seed`` do not
     propose identical parameter sets);
   * an unreachable or malformed storage URL is one error line (password hidden), not a SQLAlchemy traceback;
-    ``postgresql://`` URLs use psycopg2 (the project's driver) unless psycopg 3 is installed;
+    ``postgresql://`` URLs go to psycopg 3, the driver SQLAlchemy 2.1 picks for them and the one this project
+    depends on, so the same URL works in ``optuna.load_study``, notebooks and ``optuna-dashboard``;
   * the optimization plots are written next to the report as HTML (``*_history.html``,
     ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import logging
 import os
@@ -93,6 +95,7 @@ from stable_baselines3.common.logger import CSVOutputFormat
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from ppog_sb3.ppog import PPOG, NonFiniteError
+from ppog_sb3.zoo.configs import default_config
 
 #: Keyword arguments the zoo passes to every model itself (from its own flags): not allowed in a config.
 ZOO_MANAGED_KWARGS = ("env", "tensorboard_log", "seed", "verbose", "device")
@@ -181,21 +184,6 @@ def first_line(error: BaseException) -> str:
     return type(inner).__name__
 
 
-def normalize_storage_url(url: str) -> str:
-    """``postgresql://...`` -> ``postgresql+psycopg2://...`` when only psycopg2 is installed.
-
-    SQLAlchemy 2.1 maps a driver-less ``postgresql://`` URL to psycopg 3, while this project depends on
-    ``psycopg2-binary``: without the rewrite the documented ``--storage postgresql://user@host/db`` would fail
-    with "Failed to import DB access module". A URL naming its driver is left alone.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in ("postgresql", "postgres"):
-        return url
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return f"postgresql+psycopg2://{rest}"
-    return f"postgresql://{rest}"
-
-
 def _report_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     print(
         f"ppog-zoo: trial {trial.number} of study '{study.study_name}' sent no heartbeat within the grace period "
@@ -216,7 +204,6 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url))
 
-    url = normalize_storage_url(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
@@ -305,14 +292,14 @@ class PPOGExperimentManager(ExperimentManager):
     """
 
     def __init__(self, args: Any, algo: str, env_id: str, log_folder: str, *pos_args: Any, **kwargs: Any) -> None:
+        if kwargs.get("config") is None:
+            kwargs["config"] = default_config(algo)  # --algo ppog without -conf: the package's zoo_configs/ppog.yml
         super().__init__(args, algo, env_id, log_folder, *pos_args, **kwargs)
         # Config section lookup: ALE ids only. The fast-path ids' entry point also contains "AtariEnv" (on purpose,
         # so the zoo evaluates them as Atari), but they must not get the "atari" section's wrappers.
         self._is_atari = ExperimentManager.is_atari(env_id) and not is_fast_path_atari(env_id)
         self.settings = SETTINGS
         self._explicit_storage = self.storage is not None
-        if self.storage is not None:
-            self.storage = normalize_storage_url(self.storage)
         if self.optimize_hyperparameters or self.trial_id is not None:
             if self.study_name is None:
                 self.study_name = default_study_name(self.algo, self.env_name)

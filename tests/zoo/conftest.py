@@ -88,18 +88,17 @@ def postgres_url() -> Iterator[str]:
     if proc.returncode != 0:
         fail("start", proc)
     try:
-        import psycopg2
+        import psycopg
 
         deadline = time.monotonic() + 30
         while True:
             try:
-                conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+                conn = psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True)
                 break
-            except psycopg2.OperationalError:
+            except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute("CREATE DATABASE optuna_zoo")
         conn.close()

@@ -169,7 +169,8 @@ def test_fast_path_make_train_command(tmp_path):
     progress.csv; then enjoy, record_video, plot_train and all_plots on the run."""
     env_id, folder = "ppog/SpaceInvaders-v5", "ppog-SpaceInvaders-v5"
     result = run_zoo(
-        "train", "--algo", "ppog", "--env", env_id, "-conf", str(CONFIG), "-f", "logs", "-n", "2048", "--seed", "0",
+        # no -conf, as in the Makefile: the package's zoo_configs/ppog.yml is the default for --algo ppog
+        "train", "--algo", "ppog", "--env", env_id, "-f", "logs", "-n", "2048", "--seed", "0",
         "--num-threads", "1", "--eval-freq", "1024", "--eval-episodes", "2",
         # tiny run; the config's speed options (precision: auto, channels_last) stay as in the Makefile's job
         "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1",
@@ -177,6 +178,7 @@ def test_fast_path_make_train_command(tmp_path):
         cwd=tmp_path,
     )  # fmt: skip
     out = result.stdout
+    assert f"Loading hyperparameters from: {CONFIG}" in out, result.describe()
     assert "Fast path: ppog/SpaceInvaders-v5 as one ale-py C++ vector env with 2 emulator(s)" in out, result.describe()
     assert "Stacking" not in out and "VecTransposeImage" not in out
     assert "fps" in out and "ep_rew_mean" in out  # SB3's logger on stdout as before

@@ -1,14 +1,16 @@
-"""Helpers of the rl-zoo integration tests: run the real ``ppog-zoo`` CLI (``python -m ppog_sb3.zoo``) in subprocesses."""
+"""Helpers of the rl-zoo integration tests: run the real ``ppog-zoo`` CLI (``python -m ppog_sb3.zoo``) in subprocesses,
+in an environment with the project's core dependencies only (no [dev] extras: tests/core_only.py)."""
 
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from core_only import core_python
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "zoo_configs" / "ppog.yml"
@@ -38,7 +40,8 @@ def zoo_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def zoo_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ppog_sb3.zoo", *args]
+    """``ppog-zoo ARGS`` with a Python that sees only what ``pip install .`` installs (tests/core_only.py)."""
+    return [core_python(), "-m", "ppog_sb3.zoo", *args]
 
 
 @dataclass
