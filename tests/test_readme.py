@@ -43,7 +43,8 @@ BLOCKS = python_blocks()
 
 
 def test_readme_has_its_examples():
-    assert len(BLOCKS) == 2 and "make_atari_env" in BLOCKS[0] and "make_atari_vec_env" in BLOCKS[1]
+    assert len(BLOCKS) == 3 and "make_atari_env" in BLOCKS[0] and "COURSE_SETTINGS" in BLOCKS[1]
+    assert "make_atari_vec_env" in BLOCKS[2]
 
 
 @pytest.mark.slow
