@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from zoo_helpers import CONFIG, FIXED_SMALL, run_zoo, start_zoo
 
 from ppog_sb3 import PPOG
-from ppog_sb3.zoo.exp_manager import normalize_storage_url
+from ppog_sb3.zoo.optuna_study import normalize_storage_url
 
 pytestmark = pytest.mark.slow
 
