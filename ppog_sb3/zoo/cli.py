@@ -294,9 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_usage())
         return 0 if args else 2
     if args[0] == "--version":
-        from ppog_sb3 import __version__
+        from importlib.metadata import version  # not ppog_sb3.__version__: zoo/ imports nothing above it
 
-        print(f"{PROG} (ppog-sb3) {__version__}")
+        print(f"{PROG} (ppog-sb3) {version('ppog-sb3')}")
         return 0
 
     name, rest = args[0], args[1:]
