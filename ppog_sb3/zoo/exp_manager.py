@@ -351,13 +351,13 @@ class PPOGExperimentManager(ExperimentManager):
         fixed = self.settings.fixed_params
         if not fixed or self.algo != "ppog":
             return
-        from ppog_sb3.zoo.hyperparams_opt import SEARCH_SPACE_PARAMS, sample_ppog_params
+        from ppog_sb3.zoo.hyperparams_opt import sample_ppog_params, search_space_params
 
-        unknown = sorted(set(fixed) - set(SEARCH_SPACE_PARAMS))
+        unknown = sorted(set(fixed) - set(search_space_params()))
         if unknown:
             raise ZooError(
                 f"--fixed-params: {', '.join(unknown)} not in PPOG's search space; its parameters are "
-                f"{', '.join(SEARCH_SPACE_PARAMS)}"
+                f"{', '.join(search_space_params())}"
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -23,8 +23,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from zoo_helpers import CONFIG
 
 from ppog_sb3 import PPOG
-from ppog_sb3.envs import AtariVecEnv
-from ppog_sb3.envs import is_plugin_id
+from ppog_sb3.envs import AtariVecEnv, is_plugin_id
 from ppog_sb3.zoo.exp_manager import PPOGExperimentManager, ProgressCSVCallback, ZooError
 from ppog_sb3.zoo.fast_env import GameVecMonitor, create_test_env, fast_env_options, make_fast_vec_env
 

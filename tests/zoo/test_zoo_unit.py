@@ -313,3 +313,22 @@ def test_ppo_comparison_config_matches_ppog_config():
     for section, values in ppo.items():
         assert {k: v for k, v in ppog[section].items() if k not in ppog_only} == values, section
         PPO(env=None, _init_setup_model=False, **{k: v for k, v in values.items() if k not in ZOO_KEYS})
+
+
+def test_sampler_is_the_zoos_ppo_space_plus_ppogs_own():
+    """PPO's part comes from the zoo's sampler and converter (same raw names, same kwargs), PPOG adds four."""
+    from rl_zoo3.hyperparams_opt import convert_onpolicy_params, sample_ppo_params
+
+    from ppog_sb3.zoo.hyperparams_opt import PPOG_PARAMS, search_space_params
+
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).ask()
+    kwargs = sample_ppog_params(trial, 0, 64, {})
+    zoo_trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).ask()
+    zoo_kwargs = sample_ppo_params(zoo_trial, 0, 64, {})
+    assert list(trial.params)[: len(zoo_trial.params)] == list(zoo_trial.params)  # the zoo's names first, same order
+    assert set(trial.params) == set(search_space_params()) == set(zoo_trial.params) | set(PPOG_PARAMS)
+    ppo_part = {key: value for key, value in trial.params.items() if key not in PPOG_PARAMS}
+    assert {k: v for k, v in kwargs.items() if k in zoo_kwargs and k != "batch_size"} == {
+        k: v for k, v in convert_onpolicy_params(ppo_part).items() if k != "batch_size"
+    }
+    assert set(kwargs) - set(zoo_kwargs) == {"vf_learning_rate", "ent_coef_decay", "ent_coef_min", "policy_loss"}

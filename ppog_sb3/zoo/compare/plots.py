@@ -82,7 +82,8 @@ def plot_training_metric(
 ) -> tuple[Figure, pd.DataFrame]:
     """A ``progress.csv`` column against agent steps, mean and 95% band over runs, per algorithm. ``metric`` is one
     column name (algorithms whose runs do not log it are not drawn). ``bounds``: the range the metric lives in (the
-    bands are cut to it, e.g. (0, 1) for fractions). Returns the figure and the plotted data (``algo, metric, x, mean, ...``)."""
+    bands are cut to it, e.g. (0, 1) for fractions). Returns the figure and the plotted data (``algo, metric, x,
+    mean, ...``)."""
     frames = []
     for algo, frame in progress.groupby("algo", sort=False):
         column = metric
