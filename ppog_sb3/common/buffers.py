@@ -74,7 +74,7 @@ class PPOGRolloutBuffer(RolloutBuffer):
         if self.observations.dtype != obs_dtype or self.observations.shape[2:] != stored_shape:
             self.observations = np.zeros((self.buffer_size, self.n_envs, *stored_shape), dtype=obs_dtype)
 
-    def add(self, obs: np.ndarray, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def add(self, obs: np.ndarray, *args: Any, **kwargs: Any) -> None:
         if self.channels_last:
             obs = np.moveaxis(np.asarray(obs), -3, -1)  # (n_envs, C, H, W) -> (n_envs, H, W, C), copied by add()
         super().add(obs, *args, **kwargs)

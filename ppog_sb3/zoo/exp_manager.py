@@ -193,7 +193,7 @@ class PPOGExperimentManager(ExperimentManager):
             env_id, n_envs, self.seed, options, monitor_file=monitor_file, info_keywords=info_keywords
         )
         if self.verbose > 0:
-            frames = env.observation_space.shape[0]  # type: ignore[index]
+            frames = (env.observation_space.shape or (0,))[0]
             print(
                 f"Fast path: {env_id} as one ale-py C++ vector env with {n_envs} emulator(s), {frames} frames stacked "
                 f"in C++, game-level monitor{' ' + monitor_file + '.monitor.csv' if monitor_file else ''}"
@@ -318,7 +318,8 @@ class PPOGExperimentManager(ExperimentManager):
         if "policy" not in hyperparams:
             raise ZooError(f"no 'policy' for ppog on {self.env_name.gym_id} in {self.config} (e.g. MlpPolicy, CnnPolicy)")
         try:
-            PPOG(env=None, _init_setup_model=False, **hyperparams)
+            # Argument checks only: without model setup the env is never touched (SB3 types env as not None)
+            PPOG(env=None, _init_setup_model=False, **hyperparams)  # type: ignore[arg-type]
         except (ValueError, TypeError) as error:
             keys = [key for key in hyperparams if re.search(rf"\b{re.escape(key)}\b", str(error))]
             where = f" (from {self._source(keys[0])})" if keys else ""

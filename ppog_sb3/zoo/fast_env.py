@@ -132,8 +132,8 @@ class GameVecMonitor(VecMonitor):
             super().__init__(venv, filename=None, info_keywords=info_keywords)
         own_start = getattr(venv.unwrapped, "t_start", None)
         self._episode_has_time = isinstance(own_start, (int, float))
-        if self._episode_has_time:
-            self.t_start = float(own_start)  # type: ignore[arg-type]
+        if isinstance(own_start, (int, float)):
+            self.t_start = float(own_start)
         spec = getattr(venv.unwrapped, "spec", None) or getattr(venv, "spec", None)
         env_id = getattr(spec, "id", None)
         if filename:
@@ -179,6 +179,8 @@ def make_fast_vec_env(
         venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", seed=seed, **options)
     except ValueError as error:  # the plugin's option checks: "<name>=<value> is not allowed; allowed values: ..."
         raise ZooError(f"invalid env options for {env_id}: {' '.join(str(error).split())}") from error
+    if not isinstance(venv, VecEnv):  # the plugin's vector entry point returns an SB3 VecEnv
+        raise ZooError(f"{env_id}'s vector entry point returned a {type(venv).__name__}, not a stable-baselines3 VecEnv")
     return GameVecMonitor(venv, filename=monitor_file, info_keywords=tuple(info_keywords))
 
 

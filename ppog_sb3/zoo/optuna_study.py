@@ -134,7 +134,9 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna
     """
     if url.endswith(".log"):
         Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url))
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
 
     url = normalize_storage_url(url)
     engine_kwargs: dict[str, Any] = {}

@@ -20,7 +20,9 @@ from ppog_sb3.zoo.compare.statistics import aggregate_runs
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.5)) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax  # type: ignore[return-value]
+        figure = ax.get_figure(root=True)
+        assert isinstance(figure, Figure), "the axes belong to no figure"
+        return figure, ax
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 

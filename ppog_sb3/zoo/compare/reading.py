@@ -74,7 +74,7 @@ def _yaml_loader() -> type[yaml.SafeLoader]:
     class ZooLoader(yaml.SafeLoader):
         pass
 
-    def ordered_dict(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    def ordered_dict(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> dict[str, Any]:
         (pairs,) = loader.construct_sequence(node, deep=True)
         return {key: value for key, value in pairs}
 
