@@ -23,44 +23,11 @@ every zoo flag's meaning and changes only this:
   format, one row per game: full-game unclipped score ``r``, agent steps ``l``, time ``t``, copied from the env's
   ``info["episode"]``) and makes ``EvalCallback`` count games, not lives. What ``n_envs``, ``frame_stack``,
   ``normalize``, ``env_kwargs`` and ``--vec-env`` mean there: :mod:`ppog_sb3.zoo.fast_env`.
-- **progress.csv**: ``train`` adds a CSV output to SB3's logger (next to stdout/tensorboard, as configured by
-  ``--verbose``/``-tb``): ``<log-folder>/<algo>/<env>_<n>/progress.csv``, one row per logger dump, one column per
-  logged key, e.g. ``time/total_timesteps``, ``time/fps``, ``rollout/ep_rew_mean`` (mean of the last 100
-  ``info["episode"]`` scores: full games on the fast path), ``rollout/ep_len_mean``, ``train/approx_kl``,
-  ``train/clip_fraction``, ``train/masked_fraction`` and ``train/ent_coef`` (PPOG), ``train/learning_rate``... A row
-  is written at each ``log_interval`` (every rollout for on-policy algorithms), and ``EvalCallback`` adds one at each
-  evaluation (``eval/*``, ``time/total_timesteps``). The ``train/*`` values of an update land in the next row
-  written after it (SB3 dumps before training): the next rollout's, or an evaluation row when an evaluation falls
-  in that rollout; cells of keys not logged since the previous row are empty. A key first logged later (e.g.
-  ``rollout/ep_rew_mean`` after the first game ends) adds a column: SB3's CSV writer then rewrites the file with
-  the wider header, earlier rows get empty cells. Read it with ``pandas.read_csv``. Hyperparameter-search trials
-  write none.
-- **Optuna storage** (``-optimize``):
-
-  * without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
-    an interrupted search resumes where it stopped (the zoo's default is an in-memory study that is lost);
-  * ``--study-name`` defaults to ``<algo>-<env>`` (e.g. ``ppog-CartPole-v1``), also with ``--storage``: all
-    workers started with the same command line then join the same study (the zoo let Optuna draw a random
-    name, which silently split a distributed search);
-  * RDB storages (SQLite, PostgreSQL, MySQL URLs) are opened with Optuna's heartbeat: a worker killed
-    mid-trial stops sending heartbeats and, once the grace period has passed, the next trial started by any
-    worker (or the end of any worker's search) marks that trial FAIL and reports it on stderr;
-  * ``--max-total-trials`` is a strict cap: besides the zoo's ``MaxTrialsCallback`` (which can overshoot by
-    one trial per worker when workers finish at the same moment), each trial checks at its start how many
-    non-failed trials were created before it; a trial beyond the cap is not run and is marked FAIL with the
-    user attribute ``ppog_zoo_over_cap`` (FAIL trials never count toward the cap);
-  * a trial whose update hits a non-finite loss (PPOG's ``NonFiniteError``) is pruned, as the zoo prunes the
-    ``ValueError`` that NaNs cause in other algorithms, instead of killing the worker;
-  * samplers: ``--fixed-params`` pins raw search-space parameters (Optuna's ``PartialFixedSampler``); TPE uses
-    ``constant_liar`` with an explicit ``--storage`` or ``--n-jobs > 1`` (parallel workers then do not propose
-    the same point for trials still running); the sampler seed is mixed with the number of trials already in
-    the study (a resumed search with a fixed ``--seed`` does not re-propose its first points) and, with an
-    explicit ``--storage``, with the host name and process id (workers started with the same ``--seed`` do not
-    propose identical parameter sets);
-  * an unreachable or malformed storage URL is one error line (password hidden), not a SQLAlchemy traceback;
-    ``postgresql://`` URLs use psycopg2 (the project's driver) unless psycopg 3 is installed;
-  * the optimization plots are written next to the report as HTML (``*_history.html``,
-    ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
+- **progress.csv**: ``train`` also writes SB3's logger output to ``<run folder>/progress.csv``
+  (:class:`~ppog_sb3.zoo.callbacks.ProgressCSVCallback`, whose docstring says what is in it).
+- **Optuna** (``-optimize``): a default SQLite study that resumes, a default study name shared by all workers,
+  heartbeats that fail the trials of dead workers, a strict ``--max-total-trials``, pruning of non-finite updates,
+  ``--fixed-params``, per-worker sampler seeds, one-line storage errors, HTML plots: :mod:`ppog_sb3.zoo.optuna_study`.
 """
 
 from __future__ import annotations
@@ -80,13 +47,12 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import CSVOutputFormat
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from ppog_sb3.envs import is_plugin_id
 from ppog_sb3.ppog import PPOG, NonFiniteError
 from ppog_sb3.zoo import fast_env, optuna_study
+from ppog_sb3.zoo.callbacks import PROGRESS_CSV, ProgressCSVCallback
 from ppog_sb3.zoo.errors import ZooError
 from ppog_sb3.zoo.optuna_study import OptimizationSettings, TrialOverCapError, redact_url
 
@@ -94,40 +60,6 @@ __all__ = ["PPOGExperimentManager", "ProgressCSVCallback", "ZooError", "Optimiza
 
 #: Keyword arguments the zoo passes to every model itself (from its own flags): not allowed in a config.
 ZOO_MANAGED_KWARGS = ("env", "tensorboard_log", "seed", "verbose", "device")
-
-#: SB3 logger CSV of a ``train`` run, in its run folder (see the module docstring).
-PROGRESS_CSV = "progress.csv"
-
-
-class ProgressCSVCallback(BaseCallback):
-    """Adds a CSV output (``path``) to the model's SB3 logger for the length of one ``learn()`` call.
-
-    Decision: a callback, not ``model.set_logger(...)``: SB3 configures its logger (stdout, tensorboard with its
-    run numbering) at the start of ``learn()`` unless a custom logger was set, so adding one output to that logger
-    keeps every configured output as it is. ``_on_training_end`` closes the file (idempotent: the zoo calls the
-    first callback's ``on_training_end`` once more after ``learn()``).
-    """
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-        self._output: CSVOutputFormat | None = None
-
-    def _on_training_start(self) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._output = CSVOutputFormat(self.path)
-        self.logger.output_formats.append(self._output)
-
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_training_end(self) -> None:
-        if self._output is None:
-            return
-        if self._output in self.logger.output_formats:
-            self.logger.output_formats.remove(self._output)
-        self._output.close()
-        self._output = None
 
 
 # ---------------------------------------------------------------------- the manager

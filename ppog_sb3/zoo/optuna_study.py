@@ -1,7 +1,32 @@
 """The Optuna side of ``ppog-zoo train -optimize``: storage, heartbeat, strict trial cap, sampler seed, report.
 
 :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` uses these pieces (see its docstring for what each does for
-the user). They are functions of plain Optuna objects, so each is testable without the zoo.
+the user). They are functions of plain Optuna objects, so each is testable without the zoo. What the search does:
+
+* without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
+  an interrupted search resumes where it stopped (the zoo's default is an in-memory study that is lost);
+* ``--study-name`` defaults to ``<algo>-<env>`` (e.g. ``ppog-CartPole-v1``), also with ``--storage``: all
+  workers started with the same command line then join the same study (the zoo let Optuna draw a random
+  name, which silently split a distributed search);
+* RDB storages (SQLite, PostgreSQL, MySQL URLs) are opened with Optuna's heartbeat: a worker killed
+  mid-trial stops sending heartbeats and, once the grace period has passed, the next trial started by any
+  worker (or the end of any worker's search) marks that trial FAIL and reports it on stderr;
+* ``--max-total-trials`` is a strict cap: besides the zoo's ``MaxTrialsCallback`` (which can overshoot by
+  one trial per worker when workers finish at the same moment), each trial checks at its start how many
+  non-failed trials were created before it; a trial beyond the cap is not run and is marked FAIL with the
+  user attribute ``ppog_zoo_over_cap`` (FAIL trials never count toward the cap);
+* a trial whose update hits a non-finite loss (PPOG's ``NonFiniteError``) is pruned, as the zoo prunes the
+  ``ValueError`` that NaNs cause in other algorithms, instead of killing the worker;
+* samplers: ``--fixed-params`` pins raw search-space parameters (Optuna's ``PartialFixedSampler``); TPE uses
+  ``constant_liar`` with an explicit ``--storage`` or ``--n-jobs > 1`` (parallel workers then do not propose
+  the same point for trials still running); the sampler seed is mixed with the number of trials already in
+  the study (a resumed search with a fixed ``--seed`` does not re-propose its first points) and, with an
+  explicit ``--storage``, with the host name and process id (workers started with the same ``--seed`` do not
+  propose identical parameter sets);
+* an unreachable or malformed storage URL is one error line (password hidden), not a SQLAlchemy traceback;
+  ``postgresql://`` URLs use psycopg2 (the project's driver) unless psycopg 3 is installed;
+* the optimization plots are written next to the report as HTML (``*_history.html``,
+  ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
 """
 
 from __future__ import annotations
