@@ -2,8 +2,8 @@
 
 Usage: ``ppog-zoo COMMAND [zoo arguments]`` (also ``python -m ppog_sb3.zoo COMMAND ...``). Each command registers
 PPOG in the zoo's tables (:func:`ppog_sb3.zoo.registry.register`) and runs the zoo's own code with the same
-arguments (``sys.argv`` is set to ``["ppog-zoo COMMAND", *ARGS]`` for the zoo's parsers, and restored), with
-ppog-zoo's classes handed in as described in :mod:`ppog_sb3.zoo.seams`, so every zoo flag keeps its meaning and
+arguments (parsed by the zoo's own parsers; ``sys.argv`` is left alone), with ppog-zoo's classes handed in as
+described in :mod:`ppog_sb3.zoo.seams`, so every zoo flag keeps its meaning and
 ``--algo ppo`` etc. still work. Additions:
 
 - ``train`` (only with ``-optimize``): ``--heartbeat-interval S`` and ``--grace-period S`` (Optuna heartbeat of
@@ -44,8 +44,8 @@ DEBUG_ENV = "PPOG_ZOO_DEBUG"
 
 @dataclass(frozen=True)
 class Command:
-    """A ``ppog-zoo`` subcommand: ``run(argv)`` gets the arguments after the command name (``sys.argv`` is
-    also set to ``["ppog-zoo NAME", *argv]`` for the zoo's parsers) and returns an exit code or None."""
+    """A ``ppog-zoo`` subcommand: ``run(argv)`` gets the arguments after the command name and returns an exit code
+    or None."""
 
     name: str
     run: Callable[[list[str]], int | None]
@@ -142,14 +142,12 @@ def _run_train(argv: list[str]) -> int | None:
     settings = OptimizationSettings(
         heartbeat_interval=extras.heartbeat_interval, grace_period=extras.grace_period, fixed_params=fixed
     )
-    sys.argv = [sys.argv[0], *rest]
-
     _register_zoo()
     import rl_zoo3.train
 
     # The zoo's train() builds `ExperimentManager(args, ...)`: hand it the subclass with this run's settings
     manager = functools.partial(PPOGExperimentManager, settings=settings)
-    with_globals(rl_zoo3.train.train, zoo_globals(ExperimentManager=manager))()
+    with_globals(rl_zoo3.train.train, zoo_globals(f"{PROG} train", rest, ExperimentManager=manager))()
     return 0
 
 
@@ -159,7 +157,7 @@ def _run_enjoy(argv: list[str]) -> int | None:
 
     from ppog_sb3.zoo.seams import with_globals, zoo_globals
 
-    with_globals(rl_zoo3.enjoy.enjoy, zoo_globals())()
+    with_globals(rl_zoo3.enjoy.enjoy, zoo_globals(f"{PROG} enjoy", argv))()
     return 0
 
 
@@ -168,7 +166,7 @@ def _run_record_video(argv: list[str]) -> int | None:
     from ppog_sb3.zoo.seams import run_script, zoo_globals
 
     # A script in the zoo (no function to call): run its __main__ block with ppog-zoo's names
-    run_script("rl_zoo3.record_video", zoo_globals())
+    run_script("rl_zoo3.record_video", zoo_globals(f"{PROG} record_video", argv))
     return 0
 
 
@@ -199,18 +197,17 @@ def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
     def run(argv: list[str]) -> int | None:
         from ppog_sb3.zoo.seams import OneLineErrorParser, with_globals, zoo_globals
 
-        parser = OneLineErrorParser(prog=sys.argv[0], add_help=False, allow_abbrev=False)
+        prog = f"{PROG} {function_name}"
+        parser = OneLineErrorParser(prog=prog, add_help=False, allow_abbrev=False)
         parser.add_argument("-o", "--output", default=None, help="save the figure to this file instead of showing it")
         output = None
         if function_name in ("plot_train", "all_plots"):
             argv = env_folder_names(argv)
-            sys.argv = [sys.argv[0], *argv]
         if function_name == "plot_train":
             if "-h" in argv or "--help" in argv:
                 print("ppog-zoo addition: -o/--output FILE  save the figure (png, pdf, svg) instead of plt.show()\n")
             extras, rest = parser.parse_known_args(argv)
-            output = extras.output
-            sys.argv = [sys.argv[0], *rest]
+            output, argv = extras.output, rest
         _register_zoo()
         if output is not None:
             # A non-interactive backend turns the zoo's final plt.show() into a no-op; the figure is saved below
@@ -221,7 +218,7 @@ def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
-            with_globals(getattr(plots, function_name), zoo_globals())()
+            with_globals(getattr(plots, function_name), zoo_globals(prog, argv))()
         if output is not None:
             from matplotlib import pyplot as plt
 
@@ -308,8 +305,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     prog = f"{PROG} {name}"
-    saved_argv = sys.argv
-    sys.argv = [prog, *rest]
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         code = COMMANDS[name].run(rest)
@@ -328,8 +323,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         print(f"{prog}: error: {describe_error(error)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         return 1
-    finally:
-        sys.argv = saved_argv
 
 
 if __name__ == "__main__":

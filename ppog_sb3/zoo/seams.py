@@ -1,7 +1,7 @@
 """How ``ppog-zoo`` runs the zoo's own commands with its own classes, without changing the zoo.
 
 The zoo's commands (``rl_zoo3.train.train``, ``rl_zoo3.enjoy.enjoy``, the ``rl_zoo3.record_video`` script, the plots)
-take no arguments: they read ``sys.argv`` and look up ``ExperimentManager``, ``create_test_env``, ``StoreDict`` and
+take no arguments: they parse ``sys.argv`` and look up ``ExperimentManager``, ``create_test_env``, ``StoreDict`` and
 ``argparse`` as globals of their module. Rebinding those module attributes would change the zoo for every other
 caller in the process (and leak between tests). Instead, :func:`with_globals` builds a *new* function object from the
 zoo's code with a globals dict of its own: the zoo's module namespace plus the names given. The zoo's code runs
@@ -15,8 +15,9 @@ Names handed in (:func:`zoo_globals`):
   for the plugin's ids, the zoo's own function for every other id).
 - ``StoreDict`` -> :class:`StoreDict` (``-params``, ``--env-kwargs``: a value that is not a Python expression,
   ``ent_coef:lin_0.01``, stays the plain string instead of a ``NameError`` traceback).
-- ``argparse`` -> the standard module with ``ArgumentParser`` replaced by :class:`OneLineErrorParser` (one error
-  line instead of the zoo's 40-line usage block).
+- ``argparse`` -> the standard module's names with ``ArgumentParser`` replaced by :class:`ZooArgumentParser`: it
+  parses the command's own arguments (so ``sys.argv`` is neither read nor set) and prints one error line instead
+  of the zoo's 40-line usage block.
 
 Upstream hooks that would remove this module: ``train(argv, exp_manager_class=...)``, ``enjoy(argv,
 create_test_env=...)``, a ``record_video()`` function like ``enjoy()``, and a ``StoreDict`` that keeps
@@ -27,10 +28,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import inspect
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from rl_zoo3.utils import StoreDict as ZooStoreDict
@@ -70,17 +72,36 @@ class StoreDict(ZooStoreDict):
         setattr(namespace, self.dest, arg_dict)
 
 
-#: The standard ``argparse`` module's names, with :class:`OneLineErrorParser` as ``ArgumentParser``.
-ONE_LINE_ARGPARSE = types.SimpleNamespace(
-    **{
-        **{name: getattr(argparse, name) for name in dir(argparse) if not name.startswith("__")},
-        "ArgumentParser": OneLineErrorParser,
-    }
-)
+class ZooArgumentParser(OneLineErrorParser):
+    """A parser of the zoo's commands that parses ``argv`` (given when it is made) instead of ``sys.argv``.
+
+    :param prog: the zoo's own program name when it gives one (its plots do), else ``default_prog``
+    :param argv: the command's arguments
+    :param default_prog: the program name in usage and errors (``ppog-zoo train``)
+    """
+
+    def __init__(
+        self, prog: str | None = None, *args: Any, argv: Sequence[str] = (), default_prog: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(prog if prog is not None else default_prog, *args, **kwargs)
+        self._argv = list(argv)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        return super().parse_known_args(self._argv if args is None else args, namespace)
 
 
-def zoo_globals(**extra: Any) -> dict[str, Any]:
-    """The names ``ppog-zoo`` hands to the zoo's commands (module docstring), plus ``extra``."""
+def argparse_for(prog: str, argv: Sequence[str]) -> types.SimpleNamespace:
+    """The standard ``argparse`` module's names, with ``ArgumentParser`` making :class:`ZooArgumentParser` s of
+    ``argv``."""
+    names = {name: getattr(argparse, name) for name in dir(argparse) if not name.startswith("__")}
+    names["ArgumentParser"] = functools.partial(ZooArgumentParser, argv=list(argv), default_prog=prog)
+    return types.SimpleNamespace(**names)
+
+
+def zoo_globals(prog: str, argv: Sequence[str], **extra: Any) -> dict[str, Any]:
+    """The names ``ppog-zoo`` hands to the zoo's commands (module docstring) to run as ``prog argv``, plus ``extra``."""
     from ppog_sb3.zoo.exp_manager import PPOGExperimentManager
     from ppog_sb3.zoo.fast_env import create_test_env
 
@@ -88,7 +109,7 @@ def zoo_globals(**extra: Any) -> dict[str, Any]:
         "ExperimentManager": PPOGExperimentManager,
         "create_test_env": create_test_env,
         "StoreDict": StoreDict,
-        "argparse": ONE_LINE_ARGPARSE,
+        "argparse": argparse_for(prog, argv),
         **extra,
     }
 

@@ -128,9 +128,15 @@ def plot_training_metric(
 def plot_clip_fraction(progress: pd.DataFrame, ax: Axes | None = None, window: int = 10) -> tuple[Figure, pd.DataFrame]:
     """``train/clip_fraction`` of every algorithm (SB3's meaning, ``|ratio - 1| > clip_range``, for both losses);
     runs with the old PPOG meaning (:func:`~.reading.has_legacy_clip_fraction`) are left out."""
-    runs = [run for _, run in progress.groupby(["algo", "run"], sort=False) if not has_legacy_clip_fraction(run)]
+    groups = progress.groupby(["algo", "run"], sort=False) if len(progress) else []
+    runs, left_out = [], set()
+    for (algo, _), run in groups:
+        if has_legacy_clip_fraction(run):
+            left_out.add(str(algo))
+        else:
+            runs.append(run)
     kept = pd.concat(runs, ignore_index=True) if runs else progress.iloc[0:0]
-    return plot_training_metric(
+    fig, curves = plot_training_metric(
         kept,
         CLIP_FRACTION,
         ax=ax,
@@ -139,6 +145,19 @@ def plot_clip_fraction(progress: pd.DataFrame, ax: Axes | None = None, window: i
         ylabel="fraction of samples",
         bounds=(0.0, 1.0),
     )
+    if left_out:
+        target = ax if ax is not None else fig.axes[0]
+        target.text(
+            0.01,
+            0.01,
+            f"left out: {', '.join(sorted(left_out))} runs logged before clip_fraction took SB3's meaning "
+            "(it was the masked fraction)",
+            transform=target.transAxes,
+            fontsize=7,
+            color="grey",
+            va="bottom",
+        )
+    return fig, curves
 
 
 def plot_masked_fraction(progress: pd.DataFrame, ax: Axes | None = None, window: int = 10) -> tuple[Figure, pd.DataFrame]:
