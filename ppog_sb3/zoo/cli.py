@@ -306,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     prog = f"{PROG} {name}"
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    from ppog_sb3.zoo.registry import is_registered, unregister
+
+    registered_before = is_registered()  # an in-process caller finds the zoo's tables as it left them
     try:
         code = COMMANDS[name].run(rest)
         return 0 if code is None else int(code)
@@ -323,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         print(f"{prog}: error: {describe_error(error)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if not registered_before:
+            unregister()
 
 
 if __name__ == "__main__":

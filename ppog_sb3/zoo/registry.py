@@ -15,6 +15,8 @@ leaves the zoo as it found it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 ALGO_NAME = "ppog"
@@ -76,4 +78,18 @@ def unregister() -> None:
 
 
 def is_registered() -> bool:
+    """Whether :func:`register` is in effect."""
     return _previous is not None
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """``ppog`` in the zoo's tables inside the ``with`` block; afterwards the tables are as before (it stays
+    registered if it already was)."""
+    already = is_registered()
+    register()
+    try:
+        yield
+    finally:
+        if not already:
+            unregister()

@@ -27,19 +27,10 @@ from zoo_helpers import free_port
 @pytest.fixture
 def zoo_registered() -> Iterator[None]:
     """PPOG in the zoo's tables for one test, removed afterwards (the zoo is left as the test found it)."""
-    from ppog_sb3.zoo import register, unregister
+    from ppog_sb3.zoo.registry import registered
 
-    was_registered = is_registered()
-    register()
-    yield
-    if not was_registered:
-        unregister()
-
-
-def is_registered() -> bool:
-    from ppog_sb3.zoo.registry import is_registered
-
-    return is_registered()
+    with registered():
+        yield
 
 
 # ---------------------------------------------------------------------- PostgreSQL

@@ -97,7 +97,6 @@ def test_cli_commands_leave_the_zoo_and_the_standard_library_alone(tmp_path, cap
     assert cli.main(["train", "--algo", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid choice: 'nope'" in err  # one line, no usage block
-    unregister()
     assert zoo_state() == before and (argparse.ArgumentParser.error, plt.show) == originals and sys.argv == argv
 
 
