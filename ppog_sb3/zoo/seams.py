@@ -115,7 +115,8 @@ def zoo_globals(prog: str, argv: Sequence[str], **extra: Any) -> dict[str, Any]:
 
 
 def with_globals(function: Callable[..., Any], names: dict[str, Any]) -> Callable[..., Any]:
-    """``function``'s code with its module's globals plus ``names`` (only names it already uses are replaced)."""
+    """``function``'s code run with a copy of its module's globals, in which ``names`` replace the globals of the same
+    name (names its module does not have are not added); the module itself is not changed."""
     own = {name: value for name, value in names.items() if name in function.__globals__}
     namespace = {**function.__globals__, **own}
     clone = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__, function.__closure__)
