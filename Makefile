@@ -35,9 +35,11 @@ train: install
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# ruff (lint + format) and mypy (configured in pyproject.toml: the ppog_sb3 package)
 lint: install
 	$(PYTHON) -m ruff check ppog_sb3 tests benchmarks
 	$(PYTHON) -m ruff format --check ppog_sb3 tests benchmarks
+	$(PYTHON) -m mypy
 
 bench-memory: install
 	$(PYTHON) benchmarks/buffer_memory.py

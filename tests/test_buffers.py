@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 
-from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer, compute_gae, rollout_buffer_nbytes
+from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer, rollout_buffer_nbytes
 
 
 @st.composite
@@ -83,19 +83,26 @@ def test_nstep_equals_reference(data):
     atol = 1e-5 * max(1.0, np.abs(returns).max())  # float32 buffer against a float64 reference
     np.testing.assert_allclose(buffer.returns, returns, rtol=1e-4, atol=atol)
     np.testing.assert_allclose(buffer.advantages, advantages, rtol=1e-4, atol=atol)
-    # cross-check: n-step returns are GAE's returns with lambda = 1
-    episode_starts = np.vstack([first_starts, dones[:-1]]).astype(np.float32)
-    gae = compute_gae(rewards, values, episode_starts, last_values, dones[-1], gamma, 1.0)
-    np.testing.assert_allclose(gae + values, buffer.returns, rtol=1e-4, atol=atol)
+    # cross-check: n-step returns are GAE's returns with lambda = 1, whatever gae_lambda the buffer was given
+    gae = PPOGRolloutBuffer(n_steps, BOX, DISCRETE, "cpu", gae_lambda=1.0, gamma=gamma, n_envs=n_envs)
+    nstep = PPOGRolloutBuffer(n_steps, BOX, DISCRETE, "cpu", 0.3, gamma, n_envs, advantage_estimator="nstep")
+    for other in (gae, nstep):
+        _fill(other, rewards, values, dones, first_starts)
+        other.compute_returns_and_advantage(th.as_tensor(last_values), dones[-1])
+    np.testing.assert_array_equal(nstep.returns, gae.returns)
+    np.testing.assert_array_equal(nstep.advantages, buffer.advantages)
 
 
 def test_gae_hand_computed():
     """One env, three steps, termination after step 1: the terminal reward does not leak across the boundary."""
     rewards = np.array([[1.0], [2.0], [4.0]], dtype=np.float32)
     values = np.array([[0.5], [0.25], [1.0]], dtype=np.float32)
-    episode_starts = np.array([[1.0], [0.0], [1.0]], dtype=np.float32)  # step 1 terminated
+    dones = np.array([[False], [True], [False]])  # step 1 terminated
     gamma, lam = 0.9, 0.5
-    adv = compute_gae(rewards, values, episode_starts, np.array([2.0]), np.array([False]), gamma, lam)
+    buffer = PPOGRolloutBuffer(3, BOX, DISCRETE, "cpu", gae_lambda=lam, gamma=gamma, n_envs=1)
+    _fill(buffer, rewards, values, dones, np.array([True]))
+    buffer.compute_returns_and_advantage(th.as_tensor([2.0]), np.array([False]))
+    adv = buffer.advantages
     d2 = 4.0 + 0.9 * 2.0 - 1.0
     d1 = 2.0 - 0.25  # terminal: no bootstrap
     d0 = 1.0 + 0.9 * 0.25 - 0.5

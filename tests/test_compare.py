@@ -262,7 +262,7 @@ def test_compare_command_on_real_runs(zoo_logs, tmp_path, capsys):
     code = compare.main(["-f", str(zoo_logs), "--env", ENV, "-o", str(report), "--threshold", "30", "--window", "10"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    expected = ["learning_curves"] + (["masked_clip_fraction", "approx_kl"] if has_progress(zoo_logs) else [])
+    expected = ["learning_curves"] + (["clip_fraction", "masked_fraction", "approx_kl"] if has_progress(zoo_logs) else [])
     for name in expected:
         assert is_png(report / f"CartPole-v1_{name}.png"), name
     if not has_progress(zoo_logs):
@@ -294,9 +294,16 @@ def test_plots_hold_both_algorithms(zoo_logs):
         assert curve["x"].is_monotonic_increasing and curve["mean"].between(8, 500).all()
     if not has_progress(zoo_logs):
         pytest.skip("ppog-zoo train wrote no progress.csv (the SB3 CSV logger output): nothing more to check")
-    _, fractions = compare.plot_fractions(progress)
-    assert dict(zip(fractions["algo"], fractions["metric"])) == {"ppog": "train/masked_fraction", "ppo": "train/clip_fraction"}
-    assert fractions["mean"].between(0, 1).all() and (fractions["n_runs"] == 2).all()
+    _, clip = compare.plot_clip_fraction(progress)
+    ppog_rows = progress[progress["algo"] == "ppog"]
+    legacy = any(compare.has_legacy_clip_fraction(run) for _, run in ppog_rows.groupby("run"))  # one algo: run is a key
+    # like with like: SB3's clip fraction for both; PPOG only when its runs log SB3's meaning (not the old mask copy)
+    assert set(clip["metric"]) == {"train/clip_fraction"}
+    assert set(clip["algo"]) == ({"ppo"} if legacy else {"ppog", "ppo"})
+    assert clip["mean"].between(0, 1).all() and (clip["n_runs"] == 2).all()
+    _, masked = compare.plot_masked_fraction(progress)
+    assert set(masked["algo"]) == {"ppog"} and set(masked["metric"]) == {"train/masked_fraction"}  # PPO has no mask
+    assert masked["mean"].between(0, 1).all() and (masked["n_runs"] == 2).all()
     _, kl = compare.plot_approx_kl(progress)
     assert set(kl["algo"]) == set(ALGOS) and set(kl["metric"]) == {"train/approx_kl"} and (kl["mean"] >= 0).all()
 
@@ -328,3 +335,26 @@ def test_ppog_zoo_compare_subcommand(zoo_logs, tmp_path):
     assert "| ppog | 2 | 0 1 |" in proc.stdout
     proc = subprocess.run([*base, "-f", str(tmp_path / "nowhere")], capture_output=True, text=True, env=zoo_env(), timeout=300)
     assert proc.returncode != 0 and "does not exist" in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+
+
+def test_legacy_clip_fraction_is_recognised_and_left_out():
+    """Old PPOG logs (clip_fraction was the masked fraction) vs SB3's meaning (clip >= masked, larger somewhere)."""
+    steps = [100, 200, 300]
+
+    def run(algo, name, clip, masked=None):
+        table = pd.DataFrame({"algo": algo, "run": name, "timesteps": steps, "train/clip_fraction": clip})
+        if masked is not None:
+            table["train/masked_fraction"] = masked
+        return table
+
+    old = run("ppog", "old", [0.1, 0.2, 0.1], [0.1, 0.2, 0.1])
+    new = run("ppog", "new", [0.3, 0.4, 0.2], [0.1, 0.2, 0.1])
+    ppo = run("ppo", "ppo", [0.3, 0.3, 0.3])
+    assert compare.has_legacy_clip_fraction(old)
+    assert not compare.has_legacy_clip_fraction(new) and not compare.has_legacy_clip_fraction(ppo)
+    progress = pd.concat([old, new, ppo], ignore_index=True)
+    _, clip = compare.plot_clip_fraction(progress, window=1)
+    assert set(clip["algo"]) == {"ppog", "ppo"} and (clip[clip["algo"] == "ppog"]["n_runs"] == 1).all()  # "old" left out
+    assert clip[clip["algo"] == "ppog"]["mean"].max() == pytest.approx(0.4, abs=1e-2)  # the new run, on the grid
+    _, masked = compare.plot_masked_fraction(progress, window=1)
+    assert set(masked["algo"]) == {"ppog"} and (masked["n_runs"] == 2).all()

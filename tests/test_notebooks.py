@@ -108,4 +108,5 @@ def test_ppog_vs_ppo_trains_without_results(monkeypatch, tmp_path):
         assert runs == ["CartPole-v1_1", "CartPole-v1_2"]
     assert "| ppog | 2 | 0 1 |" in text and "| ppo | 2 | 0 1 |" in text
     if list((tmp_path / "logs").rglob("progress.csv")):  # ppog-zoo train writes SB3's CSV log
-        assert (tmp_path / "out" / "CartPole-v1_masked_clip_fraction.png").stat().st_size > 10_000
+        for plot in ("clip_fraction", "masked_fraction"):
+            assert (tmp_path / "out" / f"CartPole-v1_{plot}.png").stat().st_size > 10_000

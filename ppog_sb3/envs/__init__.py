@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ppog_sb3.envs.games import list_games, resolve_game
-from ppog_sb3.envs.registration import env_id, register_envs
+from ppog_sb3.envs.registration import env_id, is_plugin_id, register_envs
 
 if TYPE_CHECKING:
     from ppog_sb3.envs.atari_env import AtariGameMonitor, PreprocessedAtariEnv
@@ -26,6 +26,7 @@ __all__ = [
     "AtariVecEnv",
     "PreprocessedAtariEnv",
     "env_id",
+    "is_plugin_id",
     "list_games",
     "make_atari_vec_env",
     "register_envs",

@@ -31,7 +31,7 @@ loss); the game-level limit of this env is ``gym.make(id, max_game_steps=N)`` (a
 from __future__ import annotations
 
 import time
-from typing import Any, SupportsFloat
+from typing import TYPE_CHECKING, Any, Literal, SupportsFloat, cast
 
 import gymnasium as gym
 from gymnasium.wrappers import FrameStackObservation, ReshapeObservation
@@ -44,6 +44,9 @@ from stable_baselines3.common.atari_wrappers import (
     WarpFrame,
 )
 from stable_baselines3.common.monitor import Monitor
+
+if TYPE_CHECKING:
+    from ale_py.env import AtariEnv
 
 from ppog_sb3.envs.options import DEFAULT_MAX_EPISODE_STEPS, AtariOptions, check_render_mode, make_options
 
@@ -173,7 +176,7 @@ class PreprocessedAtariEnv(gym.Wrapper):
             repeat_action_probability=options.repeat_action_probability,
             full_action_space=options.full_action_space,
             max_num_frames_per_episode=options.max_num_frames_per_episode,
-            render_mode=check_render_mode(render_mode, vector=False),
+            render_mode=cast(Literal["human", "rgb_array"] | None, check_render_mode(render_mode, vector=False)),
         )
         tracker = _GameScoreTracker(env)
         env = tracker
@@ -183,7 +186,7 @@ class PreprocessedAtariEnv(gym.Wrapper):
             env = MaxAndSkipEnv(env, skip=options.frame_skip)
         if options.terminal_on_life_loss:
             env = EpisodicLifeEnv(env)
-        if options.use_fire_reset and "FIRE" in env.unwrapped.get_action_meanings():
+        if options.use_fire_reset and "FIRE" in cast(AtariEnv, env.unwrapped).get_action_meanings():
             env = FireResetEnv(env)
         env = WarpFrame(env, width=options.screen_size, height=options.screen_size)
         if options.clip_reward:
@@ -194,4 +197,4 @@ class PreprocessedAtariEnv(gym.Wrapper):
         super().__init__(env)
 
     def get_action_meanings(self) -> list[str]:
-        return self.env.unwrapped.get_action_meanings()
+        return cast("AtariEnv", self.env.unwrapped).get_action_meanings()

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -90,6 +90,9 @@ class AtariVecEnv(VecEnv):
     wrap it in ``VecMonitor``: that would replace the game-level episode info by per-life, clipped-reward statistics
     (every life loss is a ``done``). The adapter's ``info["episode"]`` is the authoritative one.
     """
+
+    observation_space: spaces.Box
+    action_space: spaces.Discrete
 
     def __init__(
         self,
@@ -147,7 +150,7 @@ class AtariVecEnv(VecEnv):
         self.t_start = time.time()
         super().__init__(n_envs, single_obs_space, single_action_space)
         # gymnasium.make_vec() reads this; SB3 VecEnvs reset a finished env inside the same step.
-        self.metadata["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
+        cast(dict[str, Any], self.metadata)["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
 
     # ------------------------------------------------------------------ gymnasium-vector-style aliases
     @property
@@ -334,7 +337,7 @@ class AtariVecEnv(VecEnv):
         if method_name == "get_action_meanings":
             return [list(self._action_meanings) for _ in indices]
         if method_name == "get_wrapper_attr":
-            return self.get_attr(*method_args, indices=indices, **method_kwargs)
+            return self.get_attr(method_args[0], indices=indices)
         raise AttributeError(
             f"AtariVecEnv cannot call {method_name!r} on its sub-envs (they live in ale-py's C++ AtariVectorEnv); "
             "supported methods: ['get_action_meanings', 'get_wrapper_attr']"

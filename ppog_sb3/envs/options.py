@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -57,6 +57,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+@overload
+def check_int(name: str, value: Any, minimum: int) -> int: ...
+@overload
+def check_int(name: str, value: Any, minimum: int, *, allow_none: bool) -> int | None: ...
 def check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None

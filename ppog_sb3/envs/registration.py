@@ -4,10 +4,9 @@ Each id has an ``entry_point`` (``gym.make``: one preprocessed env, ``Preprocess
 ``vector_entry_point`` (``gym.make_vec``: the fast SB3 ``AtariVecEnv``). Registering imports only ``ale_py.roms``
 (to list the games): no ROM is loaded and neither SB3 nor the C++ vector env is imported until an env is made.
 
-The entry point string contains ``AtariEnv`` on purpose: rl-zoo's ``ExperimentManager.is_atari`` looks for it, and
-then evaluates stochastically and prints the game score from ``info["episode"]``, as for SB3's own Atari ids. The
-rl-zoo config must have an entry for the ``ppog/...`` id: its generic ``atari`` entry adds ``AtariWrapper`` and
-``frame_stack``, which this env already applies.
+:func:`is_plugin_id` is the one test of "is this one of the plugin's ids" (the zoo integration asks it to pick the
+fast vector env, to treat the id as Atari for evaluation and to refuse the zoo's generic ``atari`` config section,
+whose ``AtariWrapper`` and ``frame_stack`` this env already applies).
 """
 
 from __future__ import annotations
@@ -26,6 +25,18 @@ FIRST_GAMES = ("space_invaders",)
 def env_id(game: str) -> str:
     """``"space_invaders"`` -> ``"ppog/SpaceInvaders-v5"``."""
     return f"{NAMESPACE}/{rom_id_to_name(game)}-{VERSION}"
+
+
+def is_plugin_id(env_id: str) -> bool:
+    """True for an id registered by :func:`register_envs`: ``ppog/<Game>-v5`` with this package's vector entry point.
+
+    Decision: the entry point, not only the namespace: another env registered as ``ppog/...`` (e.g. a test stand-in)
+    is an ordinary gymnasium env, and only this entry point is known to return an SB3 ``VecEnv`` with game-level
+    episodes.
+    """
+    if not env_id.startswith(f"{NAMESPACE}/") or env_id not in gym.registry:
+        return False
+    return str(gym.spec(env_id).vector_entry_point) == VECTOR_ENTRY_POINT
 
 
 def register_envs() -> list[str]:

@@ -1,6 +1,7 @@
 """rl-baselines3-zoo integration of PPOG: ``ppog-zoo`` CLI, Optuna sampler, sturdier hyperparameter search.
 
-- :func:`register`: add ``ppog`` to the zoo's tables in this process (``--algo ppog``); the CLI calls it.
+- :func:`register` / :func:`unregister`: add ``ppog`` to the zoo's tables in this process (``--algo ppog``) and
+  remove it again; the CLI calls :func:`register`.
 - :func:`sample_ppog_params` / :func:`convert_ppog_params`: PPOG's Optuna search space for the zoo.
 - ``ppog-zoo`` (:mod:`ppog_sb3.zoo.cli`): the zoo's commands with PPOG registered, plus ``compare``.
 - :mod:`ppog_sb3.zoo.fast_env`: the ``ppog/<Game>-v5`` ids on the fast C++ vector env inside the zoo (training,
@@ -10,6 +11,6 @@ Importing this package does not touch the zoo (no import-time side effects): cal
 """
 
 from ppog_sb3.zoo.hyperparams_opt import convert_ppog_params, sample_ppog_params
-from ppog_sb3.zoo.registry import register
+from ppog_sb3.zoo.registry import register, unregister
 
-__all__ = ["convert_ppog_params", "register", "sample_ppog_params"]
+__all__ = ["convert_ppog_params", "register", "sample_ppog_params", "unregister"]

@@ -1,17 +1,20 @@
 """``ppog-zoo``: rl-baselines3-zoo's command line with PPOG registered (``--algo ppog``).
 
 Usage: ``ppog-zoo COMMAND [zoo arguments]`` (also ``python -m ppog_sb3.zoo COMMAND ...``). Each command registers
-PPOG in the zoo (:func:`ppog_sb3.zoo.registry.register`) and hands over to the zoo's own code with the same
-arguments, so every zoo flag keeps its meaning and ``--algo ppo`` etc. still work. Additions:
+PPOG in the zoo's tables (:func:`ppog_sb3.zoo.registry.register`) and runs the zoo's own code with the same
+arguments (parsed by the zoo's own parsers; ``sys.argv`` is left alone), with ppog-zoo's classes handed in as
+described in :mod:`ppog_sb3.zoo.seams`, so every zoo flag keeps its meaning and
+``--algo ppo`` etc. still work. Additions:
 
 - ``train`` (only with ``-optimize``): ``--heartbeat-interval S`` and ``--grace-period S`` (Optuna heartbeat of
   RDB storages; defaults 60/120 s, or the environment variables ``PPOG_ZOO_HEARTBEAT_INTERVAL`` /
   ``PPOG_ZOO_GRACE_PERIOD``; 0 disables the heartbeat) and ``--fixed-params KEY:VALUE ...`` (pin raw search-space
   parameters). Without ``--storage`` the study is an SQLite file ``<log-folder>/<algo>/optuna/<study>.db``
   and ``--study-name`` defaults to ``<algo>-<env>`` (see :mod:`ppog_sb3.zoo.exp_manager`).
+- ``-params`` / ``--env-kwargs`` values that are not Python expressions (``ent_coef:lin_0.01``) stay strings.
 - ``record_video`` is the zoo's ``python -m rl_zoo3.record_video`` script (the zoo's own CLI lacks it).
-- ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) instead of ``plt.show()``; without
-  seaborn (a dependency of the zoo's plots, not of the zoo) it falls back to matplotlib's default style.
+- ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) instead of ``plt.show()`` (the plot runs on
+  matplotlib's non-interactive Agg backend, then the figure is saved).
 - ``plot_train`` / ``all_plots``: an env id with a namespace in ``-e/--env`` (``ppog/SpaceInvaders-v5``) is turned
   into the zoo's folder name (``ppog-SpaceInvaders-v5``), which is what the zoo's plots match run folders against.
 - ``train`` also writes SB3's logger output to ``<run folder>/progress.csv`` (see :mod:`ppog_sb3.zoo.exp_manager`),
@@ -28,13 +31,11 @@ Extra commands: :func:`register_command` adds one.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import runpy
 import sys
 import traceback
-import types
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 PROG = "ppog-zoo"
@@ -43,8 +44,8 @@ DEBUG_ENV = "PPOG_ZOO_DEBUG"
 
 @dataclass(frozen=True)
 class Command:
-    """A ``ppog-zoo`` subcommand: ``run(argv)`` gets the arguments after the command name (``sys.argv`` is
-    also set to ``["ppog-zoo NAME", *argv]`` for the zoo's parsers) and returns an exit code or None."""
+    """A ``ppog-zoo`` subcommand: ``run(argv)`` gets the arguments after the command name and returns an exit code
+    or None."""
 
     name: str
     run: Callable[[list[str]], int | None]
@@ -86,9 +87,10 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _train_extras_parser() -> argparse.ArgumentParser:
-    from ppog_sb3.zoo.exp_manager import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT_INTERVAL
+    from ppog_sb3.zoo.optuna_study import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT_INTERVAL
+    from ppog_sb3.zoo.seams import OneLineErrorParser
 
-    parser = argparse.ArgumentParser(prog=f"{PROG} train", add_help=False, allow_abbrev=False)
+    parser = OneLineErrorParser(prog=f"{PROG} train", add_help=False, allow_abbrev=False)
     group = parser.add_argument_group("ppog-zoo additions (hyperparameter search, -optimize)")
     group.add_argument(
         "--heartbeat-interval",
@@ -115,8 +117,10 @@ def _train_extras_parser() -> argparse.ArgumentParser:
 
 
 def _run_train(argv: list[str]) -> int | None:
-    import ppog_sb3.zoo.exp_manager as exp_manager
-    from ppog_sb3.zoo.registry import parse_cli_value
+    import functools
+
+    from ppog_sb3.zoo.exp_manager import OptimizationSettings, PPOGExperimentManager
+    from ppog_sb3.zoo.seams import parse_cli_value, with_globals, zoo_globals
 
     extras_parser = _train_extras_parser()
     if "-h" in argv or "--help" in argv:
@@ -135,75 +139,35 @@ def _run_train(argv: list[str]) -> int | None:
         if not sep or not key:
             extras_parser.error(f"argument --fixed-params: expected KEY:VALUE, got {item!r}")
         fixed[key] = parse_cli_value(value)
-    exp_manager.SETTINGS = exp_manager.OptimizationSettings(
+    settings = OptimizationSettings(
         heartbeat_interval=extras.heartbeat_interval, grace_period=extras.grace_period, fixed_params=fixed
     )
-    sys.argv = [sys.argv[0], *rest]
-
     _register_zoo()
-    from rl_zoo3.train import train
+    import rl_zoo3.train
 
-    train()
+    # The zoo's train() builds `ExperimentManager(args, ...)`: hand it the subclass with this run's settings
+    manager = functools.partial(PPOGExperimentManager, settings=settings)
+    with_globals(rl_zoo3.train.train, zoo_globals(f"{PROG} train", rest, ExperimentManager=manager))()
     return 0
 
 
 def _run_enjoy(argv: list[str]) -> int | None:
     _register_zoo()
-    from rl_zoo3.enjoy import enjoy
+    import rl_zoo3.enjoy
 
-    enjoy()
+    from ppog_sb3.zoo.seams import with_globals, zoo_globals
+
+    with_globals(rl_zoo3.enjoy.enjoy, zoo_globals(f"{PROG} enjoy", argv))()
     return 0
 
 
 def _run_record_video(argv: list[str]) -> int | None:
     _register_zoo()
-    # A script in the zoo (no function to call): run it as __main__, keeping our sys.argv
-    runpy.run_module("rl_zoo3.record_video", run_name="__main__", alter_sys=False)
+    from ppog_sb3.zoo.seams import run_script, zoo_globals
+
+    # A script in the zoo (no function to call): run its __main__ block with ppog-zoo's names
+    run_script("rl_zoo3.record_video", zoo_globals(f"{PROG} record_video", argv))
     return 0
-
-
-def _ensure_seaborn() -> None:
-    """The zoo's plots import seaborn; without it, ``plot_train`` (which only calls ``seaborn.set()``) still works."""
-    try:
-        import seaborn  # noqa: F401
-    except ImportError:
-        shim = types.ModuleType("seaborn")
-
-        def _set(*args: object, **kwargs: object) -> None:
-            """Stand-in for seaborn.set(): keep matplotlib's default style."""
-
-        def _missing(name: str) -> object:
-            if name.startswith("__"):
-                raise AttributeError(name)
-            raise ImportError(f"seaborn is not installed (needed for seaborn.{name}): pip install seaborn")
-
-        shim.set = _set  # type: ignore[attr-defined]
-        shim.__getattr__ = _missing  # type: ignore[attr-defined]
-        sys.modules["seaborn"] = shim
-
-
-@contextlib.contextmanager
-def _save_instead_of_show(output: str | None) -> Iterator[None]:
-    if output is None:
-        yield
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    original_show = plt.show
-
-    def _save(*args: object, **kwargs: object) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        plt.savefig(output)
-        print(f"Saved {output}")
-
-    plt.show = _save  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        plt.show = original_show  # type: ignore[assignment]
 
 
 def env_folder_names(argv: list[str]) -> list[str]:
@@ -231,24 +195,37 @@ def env_folder_names(argv: list[str]) -> list[str]:
 
 def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
     def run(argv: list[str]) -> int | None:
-        parser = argparse.ArgumentParser(prog=sys.argv[0], add_help=False, allow_abbrev=False)
+        from ppog_sb3.zoo.seams import OneLineErrorParser, with_globals, zoo_globals
+
+        prog = f"{PROG} {function_name}"
+        parser = OneLineErrorParser(prog=prog, add_help=False, allow_abbrev=False)
         parser.add_argument("-o", "--output", default=None, help="save the figure to this file instead of showing it")
         output = None
         if function_name in ("plot_train", "all_plots"):
             argv = env_folder_names(argv)
-            sys.argv = [sys.argv[0], *argv]
         if function_name == "plot_train":
             if "-h" in argv or "--help" in argv:
                 print("ppog-zoo addition: -o/--output FILE  save the figure (png, pdf, svg) instead of plt.show()\n")
             extras, rest = parser.parse_known_args(argv)
-            output = extras.output
-            sys.argv = [sys.argv[0], *rest]
+            output, argv = extras.output, rest
         _register_zoo()
-        _ensure_seaborn()
+        if output is not None:
+            # A non-interactive backend turns the zoo's final plt.show() into a no-op; the figure is saved below
+            import matplotlib
+
+            matplotlib.use("Agg")
         import rl_zoo3.plots as plots
 
-        with _save_instead_of_show(output):
-            getattr(plots, function_name)()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+            with_globals(getattr(plots, function_name), zoo_globals(prog, argv))()
+        if output is not None:
+            from matplotlib import pyplot as plt
+
+            os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+            plt.savefig(output)
+            plt.close("all")
+            print(f"Saved {output}")
         return 0
 
     return run
@@ -291,24 +268,9 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def _one_line_argparse_errors() -> Iterator[None]:
-    """argparse prints the whole usage block before its error; the zoo's is 40 lines long. Print one line."""
-    original = argparse.ArgumentParser.error
-
-    def error(self: argparse.ArgumentParser, message: str) -> None:  # type: ignore[misc]
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-    argparse.ArgumentParser.error = error  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        argparse.ArgumentParser.error = original  # type: ignore[method-assign]
-
-
 def describe_error(error: BaseException) -> str:
     """One line for a failed command: the message of a user error, the exception type and message otherwise."""
-    from ppog_sb3.zoo.exp_manager import ZooError
+    from ppog_sb3.zoo.errors import ZooError
 
     message = " ".join(str(error).split())
     if isinstance(error, ZooError):
@@ -329,9 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_usage())
         return 0 if args else 2
     if args[0] == "--version":
-        from ppog_sb3 import __version__
+        from importlib.metadata import version  # not ppog_sb3.__version__: zoo/ imports nothing above it
 
-        print(f"{PROG} (ppog-sb3) {__version__}")
+        print(f"{PROG} (ppog-sb3) {version('ppog-sb3')}")
         return 0
 
     name, rest = args[0], args[1:]
@@ -343,12 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     prog = f"{PROG} {name}"
-    saved_argv = sys.argv
-    sys.argv = [prog, *rest]
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    from ppog_sb3.zoo.registry import is_registered, unregister
+
+    registered_before = is_registered()  # an in-process caller finds the zoo's tables as it left them
     try:
-        with _one_line_argparse_errors():
-            code = COMMANDS[name].run(rest)
+        code = COMMANDS[name].run(rest)
         return 0 if code is None else int(code)
     except SystemExit as exit_:
         if exit_.code is None or isinstance(exit_.code, int):
@@ -365,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {describe_error(error)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         return 1
     finally:
-        sys.argv = saved_argv
+        if not registered_before:
+            unregister()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``PPOGExperimentManager``: rl-zoo's ExperimentManager with PPOG's checks and a sturdier Optuna search.
 
-:func:`ppog_sb3.zoo.registry.register` installs this subclass in place of ``rl_zoo3.exp_manager.ExperimentManager``
-(and of the names ``rl_zoo3.train`` / ``rl_zoo3.enjoy`` imported), so the zoo's own ``train()`` builds it. It keeps
+``ppog-zoo`` hands this subclass to the zoo's own ``train()`` / ``enjoy`` / ``record_video`` as their
+``ExperimentManager`` (:mod:`ppog_sb3.zoo.seams`); the zoo's class is not changed. It keeps
 every zoo flag's meaning and changes only this:
 
 - **Default config** (``--algo ppog`` without ``-conf``): the package's own ``zoo_configs/ppog.yml``, shipped as
@@ -13,7 +13,7 @@ every zoo flag's meaning and changes only this:
 - **Schedule strings**: the zoo turns ``learning_rate``/``clip_range``/``clip_range_vf`` strings (``lin_X``)
   into schedules; a malformed one is now reported with its key. ``ent_coef`` and ``vf_learning_rate`` strings
   (``"0.01"``, ``"lin_0.01"``) are left to PPOG, which parses (and validates) them itself.
-- **Fast-path Atari ids** (``ppog/<Game>-v5``, registered by ``ppog_sb3.envs``) count as Atari for evaluation
+- **The plugin's ids** (``ppog/<Game>-v5``, :func:`ppog_sb3.envs.is_plugin_id`) count as Atari for evaluation
   (stochastic actions, as the zoo does for ALE games) and for enjoy/record_video, but *not* for the choice of
   the config section: they never fall back to the ``atari`` section, whose ``AtariWrapper``/``frame_stack``
   would wrap again observations that are already preprocessed and stacked; a YAML config without a section
@@ -25,62 +25,21 @@ every zoo flag's meaning and changes only this:
   format, one row per game: full-game unclipped score ``r``, agent steps ``l``, time ``t``, copied from the env's
   ``info["episode"]``) and makes ``EvalCallback`` count games, not lives. What ``n_envs``, ``frame_stack``,
   ``normalize``, ``env_kwargs`` and ``--vec-env`` mean there: :mod:`ppog_sb3.zoo.fast_env`.
-- **progress.csv**: ``train`` adds a CSV output to SB3's logger (next to stdout/tensorboard, as configured by
-  ``--verbose``/``-tb``): ``<log-folder>/<algo>/<env>_<n>/progress.csv``, one row per logger dump, one column per
-  logged key, e.g. ``time/total_timesteps``, ``time/fps``, ``rollout/ep_rew_mean`` (mean of the last 100
-  ``info["episode"]`` scores: full games on the fast path), ``rollout/ep_len_mean``, ``train/approx_kl``,
-  ``train/clip_fraction``, ``train/masked_fraction`` and ``train/ent_coef`` (PPOG), ``train/learning_rate``... A row
-  is written at each ``log_interval`` (every rollout for on-policy algorithms), and ``EvalCallback`` adds one at each
-  evaluation (``eval/*``, ``time/total_timesteps``). The ``train/*`` values of an update land in the next row
-  written after it (SB3 dumps before training): the next rollout's, or an evaluation row when an evaluation falls
-  in that rollout; cells of keys not logged since the previous row are empty. A key first logged later (e.g.
-  ``rollout/ep_rew_mean`` after the first game ends) adds a column: SB3's CSV writer then rewrites the file with
-  the wider header, earlier rows get empty cells. Read it with ``pandas.read_csv``. Hyperparameter-search trials
-  write none.
-- **Optuna storage** (``-optimize``):
-
-  * without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
-    an interrupted search resumes where it stopped (the zoo's default is an in-memory study that is lost);
-  * ``--study-name`` defaults to ``<algo>-<env>`` (e.g. ``ppog-CartPole-v1``), also with ``--storage``: all
-    workers started with the same command line then join the same study (the zoo let Optuna draw a random
-    name, which silently split a distributed search);
-  * RDB storages (SQLite, PostgreSQL, MySQL URLs) are opened with Optuna's heartbeat: a worker killed
-    mid-trial stops sending heartbeats and, once the grace period has passed, the next trial started by any
-    worker (or the end of any worker's search) marks that trial FAIL and reports it on stderr;
-  * ``--max-total-trials`` is a strict cap: besides the zoo's ``MaxTrialsCallback`` (which can overshoot by
-    one trial per worker when workers finish at the same moment), each trial checks at its start how many
-    non-failed trials were created before it; a trial beyond the cap is not run and is marked FAIL with the
-    user attribute ``ppog_zoo_over_cap`` (FAIL trials never count toward the cap);
-  * a trial whose update hits a non-finite loss (PPOG's ``NonFiniteError``) is pruned, as the zoo prunes the
-    ``ValueError`` that NaNs cause in other algorithms, instead of killing the worker;
-  * samplers: ``--fixed-params`` pins raw search-space parameters (Optuna's ``PartialFixedSampler``); TPE uses
-    ``constant_liar`` with an explicit ``--storage`` or ``--n-jobs > 1`` (parallel workers then do not propose
-    the same point for trials still running); the sampler seed is mixed with the number of trials already in
-    the study (a resumed search with a fixed ``--seed`` does not re-propose its first points) and, with an
-    explicit ``--storage``, with the host name and process id (workers started with the same ``--seed`` do not
-    propose identical parameter sets);
-  * an unreachable or malformed storage URL is one error line (password hidden), not a SQLAlchemy traceback;
-    ``postgresql://`` URLs go to psycopg 3, the driver SQLAlchemy 2.1 picks for them and the one this project
-    depends on, so the same URL works in ``optuna.load_study``, notebooks and ``optuna-dashboard``;
-  * the optimization plots are written next to the report as HTML (``*_history.html``,
-    ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
+- **progress.csv**: ``train`` also writes SB3's logger output to ``<run folder>/progress.csv``
+  (:class:`~ppog_sb3.zoo.callbacks.ProgressCSVCallback`, whose docstring says what is in it).
+- **Optuna** (``-optimize``): a default SQLite study that resumes, a default study name shared by all workers,
+  heartbeats that fail the trials of dead workers, a strict ``--max-total-trials``, pruning of non-finite updates,
+  ``--fixed-params``, per-worker sampler seeds, one-line storage errors, HTML plots: :mod:`ppog_sb3.zoo.optuna_study`.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
 import os
-import pickle as pkl
-import random
 import re
-import socket
 import sys
 import time
 import warnings
-import zlib
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -90,198 +49,20 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import CSVOutputFormat
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
+from ppog_sb3.envs import is_plugin_id
 from ppog_sb3.ppog import PPOG, NonFiniteError
+from ppog_sb3.zoo import fast_env, optuna_study
+from ppog_sb3.zoo.callbacks import PROGRESS_CSV, ProgressCSVCallback
 from ppog_sb3.zoo.configs import default_config
+from ppog_sb3.zoo.errors import ZooError
+from ppog_sb3.zoo.optuna_study import OptimizationSettings, TrialOverCapError, redact_url
+
+__all__ = ["PPOGExperimentManager", "ProgressCSVCallback", "ZooError", "OptimizationSettings"]
 
 #: Keyword arguments the zoo passes to every model itself (from its own flags): not allowed in a config.
 ZOO_MANAGED_KWARGS = ("env", "tensorboard_log", "seed", "verbose", "device")
-
-#: SB3 logger CSV of a ``train`` run, in its run folder (see the module docstring).
-PROGRESS_CSV = "progress.csv"
-
-DEFAULT_HEARTBEAT_INTERVAL = 60
-DEFAULT_GRACE_PERIOD = 120
-
-
-class ZooError(Exception):
-    """A user error (bad config, bad flag, unreachable storage): ``ppog-zoo`` prints its message as one line."""
-
-
-@dataclass
-class OptimizationSettings:
-    """``ppog-zoo train`` options that the zoo's own parser does not have (set by the CLI before ``train()``).
-
-    :param heartbeat_interval: seconds between a running trial's heartbeats in an RDB storage (0: no heartbeat)
-    :param grace_period: seconds without a heartbeat after which a RUNNING trial is marked FAIL
-    :param fixed_params: raw search-space parameters pinned for the whole search
-    """
-
-    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
-    grace_period: int = DEFAULT_GRACE_PERIOD
-    fixed_params: dict[str, Any] = field(default_factory=dict)
-
-
-#: The settings used by the next ``PPOGExperimentManager`` (module-level: the zoo's ``train()`` builds the manager).
-SETTINGS = OptimizationSettings()
-
-
-class TrialOverCapError(Exception):
-    """Raised at the start of a trial created beyond ``--max-total-trials`` (Optuna marks it FAIL)."""
-
-
-class _DropOverCapLogs(logging.Filter):
-    """Optuna logs every failed trial with its traceback; an over-cap trial is expected, not an error."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, TrialOverCapError)
-
-
-logging.getLogger("optuna.study._optimize").addFilter(_DropOverCapLogs())
-
-
-# ---------------------------------------------------------------------- helpers
-def is_fast_path_atari(env_id: str) -> bool:
-    """``ppog/<Game>-v5``: the plugin's preprocessed, frame-stacked Atari ids (every id in the ``ppog`` namespace).
-
-    Decision: the namespace is the test, not the entry point, because ``ppog_sb3.envs`` registers only Atari
-    games there and the id is what users type.
-    """
-    return env_id.split("/", 1)[0] == "ppog" and "/" in env_id
-
-
-def default_study_name(algo: str, env_name: str) -> str:
-    """``<algo>-<env>``, e.g. ``ppog-CartPole-v1`` (``env_name`` is the zoo's name, with ``/`` replaced)."""
-    return f"{algo}-{env_name}"
-
-
-def default_storage_path(log_folder: str, algo: str, study_name: str) -> Path:
-    """``<log-folder>/<algo>/optuna/<study-name>.db``: next to the runs of the same algorithm."""
-    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)
-    return Path(log_folder) / algo / "optuna" / f"{safe_name}.db"
-
-
-def redact_url(url: str) -> str:
-    """The storage URL with its password hidden (for messages)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
-
-
-def first_line(error: BaseException) -> str:
-    """The first non-empty line of an exception's message (SQLAlchemy wraps the driver's error in several)."""
-    inner = getattr(error, "orig", None) or error
-    for line in str(inner).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(inner).__name__
-
-
-def _report_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    print(
-        f"ppog-zoo: trial {trial.number} of study '{study.study_name}' sent no heartbeat within the grace period "
-        "(its worker stopped): marked FAIL",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna.storages.BaseStorage:
-    """Open an Optuna storage: a ``.log`` path is a journal file (as in the zoo), anything else an RDB URL.
-
-    RDB storages get Optuna's heartbeat (``heartbeat_interval > 0``); PostgreSQL connections are checked before
-    use (``pool_pre_ping``: a long search outlives idle connections) and time out after 10 s; SQLite waits up
-    to 30 s for a lock (a heartbeat thread and several local workers write to the same file).
-    """
-    if url.endswith(".log"):
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url))
-
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("postgresql"):
-        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-    elif url.startswith("sqlite"):
-        engine_kwargs = {"connect_args": {"timeout": 30}}
-
-    heartbeat_kwargs: dict[str, Any] = {}
-    if heartbeat_interval > 0:
-        if grace_period <= heartbeat_interval:
-            raise ZooError(
-                f"--grace-period={grace_period} must be larger than --heartbeat-interval={heartbeat_interval} "
-                "(a live trial would be marked FAIL between two heartbeats)."
-            )
-        # optuna >= 4.9 renamed failed_trial_callback (deprecated) to heartbeat_stale_trial_callback
-        callback_arg = (
-            "heartbeat_stale_trial_callback"
-            if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters
-            else "failed_trial_callback"
-        )
-        heartbeat_kwargs = {
-            "heartbeat_interval": int(heartbeat_interval),
-            "grace_period": int(grace_period),
-            callback_arg: _report_stale_trial,
-        }
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
-    for attempt in range(5):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
-        except (IntegrityError, ProgrammingError) as error:
-            # Workers that start together on an empty database race to create Optuna's tables (PostgreSQL:
-            # duplicate key in pg_type): the loser retries, and then finds the tables.
-            if attempt == 4:
-                raise ZooError(f"cannot open the Optuna storage {redact_url(url)}: {first_line(error)}") from error
-            time.sleep(0.5 + random.random())
-        except Exception as error:
-            raise ZooError(f"cannot open the Optuna storage {redact_url(url)}: {first_line(error)}") from error
-    raise AssertionError("unreachable")
-
-
-def fail_stale_trials(study: optuna.Study) -> None:
-    """Mark FAIL the RUNNING trials whose worker stopped sending heartbeats (no-op without heartbeat)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-
-
-class ProgressCSVCallback(BaseCallback):
-    """Adds a CSV output (``path``) to the model's SB3 logger for the length of one ``learn()`` call.
-
-    Decision: a callback, not ``model.set_logger(...)``: SB3 configures its logger (stdout, tensorboard with its
-    run numbering) at the start of ``learn()`` unless a custom logger was set, so adding one output to that logger
-    keeps every configured output as it is. ``_on_training_end`` closes the file (idempotent: the zoo calls the
-    first callback's ``on_training_end`` once more after ``learn()``).
-    """
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-        self._output: CSVOutputFormat | None = None
-
-    def _on_training_start(self) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._output = CSVOutputFormat(self.path)
-        self.logger.output_formats.append(self._output)
-
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_training_end(self) -> None:
-        if self._output is None:
-            return
-        if self._output in self.logger.output_formats:
-            self.logger.output_formats.remove(self._output)
-        self._output.close()
-        self._output = None
 
 
 # ---------------------------------------------------------------------- the manager
@@ -291,20 +72,30 @@ class PPOGExperimentManager(ExperimentManager):
     See the module docstring for what changes; every argument is the zoo's.
     """
 
-    def __init__(self, args: Any, algo: str, env_id: str, log_folder: str, *pos_args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        args: Any,
+        algo: str,
+        env_id: str,
+        log_folder: str,
+        *pos_args: Any,
+        settings: OptimizationSettings | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """The zoo's arguments, plus ``settings``: ``ppog-zoo train``'s own options of the Optuna search."""
         if kwargs.get("config") is None:
             kwargs["config"] = default_config(algo)  # --algo ppog without -conf: the package's zoo_configs/ppog.yml
         super().__init__(args, algo, env_id, log_folder, *pos_args, **kwargs)
-        # Config section lookup: ALE ids only. The fast-path ids' entry point also contains "AtariEnv" (on purpose,
-        # so the zoo evaluates them as Atari), but they must not get the "atari" section's wrappers.
-        self._is_atari = ExperimentManager.is_atari(env_id) and not is_fast_path_atari(env_id)
-        self.settings = SETTINGS
+        # Config section lookup (the zoo's `_is_atari`): ALE ids only. The plugin's ids are Atari for evaluation
+        # (is_atari below) but must not get the "atari" section's AtariWrapper and frame_stack.
+        self._is_atari = ExperimentManager.is_atari(env_id) and not is_plugin_id(env_id)
+        self.settings = settings if settings is not None else OptimizationSettings()
         self._explicit_storage = self.storage is not None
         if self.optimize_hyperparameters or self.trial_id is not None:
             if self.study_name is None:
-                self.study_name = default_study_name(self.algo, self.env_name)
+                self.study_name = optuna_study.default_study_name(self.algo, self.env_name)
             if self.storage is None:
-                path = default_storage_path(self.log_folder, self.algo, self.study_name)
+                path = optuna_study.default_storage_path(self.log_folder, self.algo, self.study_name)
                 if self.optimize_hyperparameters:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 self.storage = f"sqlite:///{path.resolve()}"
@@ -326,20 +117,18 @@ class PPOGExperimentManager(ExperimentManager):
 
     def create_envs(self, n_envs: int, eval_env: bool = False, no_log: bool = False) -> VecEnv:
         """The zoo's envs; for ``ppog/<Game>-v5`` ids the fast C++ vector env (see :mod:`ppog_sb3.zoo.fast_env`)."""
-        from ppog_sb3.zoo.fast_env import MONITOR_NAME, fast_env_options, make_fast_vec_env, uses_vector_env
-
         env_id = self.env_name.gym_id
-        if not uses_vector_env(env_id):
+        if not is_plugin_id(env_id):
             return super().create_envs(n_envs, eval_env=eval_env, no_log=no_log)
         log_dir = None if eval_env or no_log else self.save_path
-        options = fast_env_options(env_id, self._fast_env_kwargs(eval_env), self.frame_stack)
+        options = fast_env.fast_env_options(env_id, self._fast_env_kwargs(eval_env), self.frame_stack)
         info_keywords = tuple(self.monitor_kwargs.get("info_keywords", ()))
-        monitor_file = os.path.join(log_dir, MONITOR_NAME) if log_dir else None
-        env: VecEnv = make_fast_vec_env(
+        monitor_file = os.path.join(log_dir, fast_env.MONITOR_NAME) if log_dir else None
+        env: VecEnv = fast_env.make_fast_vec_env(
             env_id, n_envs, self.seed, options, monitor_file=monitor_file, info_keywords=info_keywords
         )
         if self.verbose > 0:
-            frames = env.observation_space.shape[0]  # type: ignore[index]
+            frames = (env.observation_space.shape or (0,))[0]
             print(
                 f"Fast path: {env_id} as one ale-py C++ vector env with {n_envs} emulator(s), {frames} frames stacked "
                 f"in C++, game-level monitor{' ' + monitor_file + '.monitor.csv' if monitor_file else ''}"
@@ -359,13 +148,13 @@ class PPOGExperimentManager(ExperimentManager):
     @staticmethod
     def is_atari(env_id: str) -> bool:
         """ALE ids (the zoo's test) and the plugin's fast-path ids (for evaluation and enjoy/record_video)."""
-        return ExperimentManager.is_atari(env_id) or is_fast_path_atari(env_id)
+        return ExperimentManager.is_atari(env_id) or is_plugin_id(env_id)
 
     # ------------------------------------------------------------------ hyperparameters
     def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
         if not os.path.exists(self.config) and self.config.endswith((".yml", ".yaml", ".py")):
             raise ZooError(f"config file not found: {self.config}")
-        if is_fast_path_atari(self.env_name.gym_id) and self.config.endswith((".yml", ".yaml")):
+        if is_plugin_id(self.env_name.gym_id) and self.config.endswith((".yml", ".yaml")):
             sections = self._config_sections()
             if sections is not None and self.env_name.gym_id not in sections:
                 raise ZooError(
@@ -381,7 +170,7 @@ class PPOGExperimentManager(ExperimentManager):
             if self.storage and self.study_name and self.trial_id is not None:
                 raise ZooError(
                     f"cannot load trial {self.trial_id} of study '{self.study_name}' from {redact_url(self.storage)}: "
-                    f"{first_line(error)}"
+                    f"{optuna_study.first_line(error)}"
                 ) from error
             raise
 
@@ -413,15 +202,13 @@ class PPOGExperimentManager(ExperimentManager):
 
     def _check_fast_path_settings(self, env_wrapper: Any) -> None:
         """Up-front errors for settings the fast env cannot take (instead of a failure at env creation)."""
-        from ppog_sb3.zoo.fast_env import check_no_env_wrapper, check_normalize, fast_env_options, uses_vector_env
-
         env_id = self.env_name.gym_id
-        if not uses_vector_env(env_id):
+        if not is_plugin_id(env_id):
             return
-        check_no_env_wrapper(env_id, env_wrapper)
-        check_normalize(env_id, self.normalize, self.normalize_kwargs)
-        fast_env_options(env_id, self._fast_env_kwargs(eval_env=False), self.frame_stack)
-        fast_env_options(env_id, self._fast_env_kwargs(eval_env=True), self.frame_stack)
+        fast_env.check_no_env_wrapper(env_id, env_wrapper)
+        fast_env.check_normalize(env_id, self.normalize, self.normalize_kwargs)
+        fast_env.fast_env_options(env_id, self._fast_env_kwargs(eval_env=False), self.frame_stack)
+        fast_env.fast_env_options(env_id, self._fast_env_kwargs(eval_env=True), self.frame_stack)
 
     def _source(self, key: str) -> str:
         """Where a hyperparameter came from, for error messages."""
@@ -466,7 +253,8 @@ class PPOGExperimentManager(ExperimentManager):
         if "policy" not in hyperparams:
             raise ZooError(f"no 'policy' for ppog on {self.env_name.gym_id} in {self.config} (e.g. MlpPolicy, CnnPolicy)")
         try:
-            PPOG(env=None, _init_setup_model=False, **hyperparams)
+            # Argument checks only: without model setup the env is never touched (SB3 types env as not None)
+            PPOG(env=None, _init_setup_model=False, **hyperparams)  # type: ignore[arg-type]
         except (ValueError, TypeError) as error:
             keys = [key for key in hyperparams if re.search(rf"\b{re.escape(key)}\b", str(error))]
             where = f" (from {self._source(keys[0])})" if keys else ""
@@ -499,13 +287,13 @@ class PPOGExperimentManager(ExperimentManager):
         fixed = self.settings.fixed_params
         if not fixed or self.algo != "ppog":
             return
-        from ppog_sb3.zoo.hyperparams_opt import SEARCH_SPACE_PARAMS, sample_ppog_params
+        from ppog_sb3.zoo.hyperparams_opt import sample_ppog_params, search_space_params
 
-        unknown = sorted(set(fixed) - set(SEARCH_SPACE_PARAMS))
+        unknown = sorted(set(fixed) - set(search_space_params()))
         if unknown:
             raise ZooError(
                 f"--fixed-params: {', '.join(unknown)} not in PPOG's search space; its parameters are "
-                f"{', '.join(SEARCH_SPACE_PARAMS)}"
+                f"{', '.join(search_space_params())}"
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -515,21 +303,10 @@ class PPOGExperimentManager(ExperimentManager):
         except (ValueError, KeyError, TypeError) as error:
             raise ZooError(f"--fixed-params: {' '.join(str(error).split())}") from error
 
-    def _check_total_trials_cap(self, trial: optuna.Trial) -> None:
-        counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-        before = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
-        if self.max_total_trials is not None and before >= self.max_total_trials:
-            trial.set_user_attr("ppog_zoo_over_cap", f"not run: --max-total-trials={self.max_total_trials} reached")
-            print(
-                f"Trial {trial.number} not run: the study already has --max-total-trials={self.max_total_trials} "
-                "trials (marked FAIL, user attribute ppog_zoo_over_cap)",
-                flush=True,
-            )
-            raise TrialOverCapError(f"over --max-total-trials={self.max_total_trials}")
-
     def objective(self, trial: optuna.Trial) -> float:
+        """The zoo's objective; a trial past ``--max-total-trials`` is not run, a non-finite update prunes the trial."""
         if self.max_total_trials is not None:
-            self._check_total_trials_cap(trial)
+            optuna_study.check_total_trials_cap(trial, self.max_total_trials)
         try:
             return super().objective(trial)
         except NonFiniteError as error:
@@ -537,6 +314,15 @@ class PPOGExperimentManager(ExperimentManager):
             raise optuna.TrialPruned(str(error)) from error
 
     def hyperparameters_optimization(self) -> None:
+        """The zoo's search loop on a storage with heartbeat, with a strict cap and a report that survives no trial.
+
+        Overridden whole, because the zoo's method builds its study from ``self.storage`` as a URL string
+        (``optuna.create_study(storage=url)``), which cannot carry a heartbeat, creates the sampler before the study
+        (its seed cannot depend on the study's trials), and ends with ``study.best_trial`` (an error when no trial
+        completed) and ``fig.show()``. The upstream hooks that would remove this override: a ``_create_study()``
+        method (or ``storage`` accepted as an Optuna storage object) and a ``_write_report(study)`` method; the
+        pieces that differ live in :mod:`ppog_sb3.zoo.optuna_study`.
+        """
         if self.verbose > 0:
             print("Optimizing hyperparameters")
         if self.tensorboard_log is not None:
@@ -545,12 +331,11 @@ class PPOGExperimentManager(ExperimentManager):
 
         assert self.storage is not None and self.study_name is not None  # set in __init__
         self._check_fixed_params()
-        storage = open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
-        pruner = self._create_pruner(self.pruner)
+        storage = optuna_study.open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
         try:
             study = optuna.create_study(
                 sampler=RandomSampler(),  # placeholder: the real sampler's seed depends on the study's trials
-                pruner=pruner,
+                pruner=self._create_pruner(self.pruner),
                 storage=storage,
                 study_name=self.study_name,
                 load_if_exists=True,
@@ -558,84 +343,50 @@ class PPOGExperimentManager(ExperimentManager):
             )
         except ValueError as error:  # e.g. an existing study with another direction
             raise ZooError(f"cannot use study '{self.study_name}' in {self._storage_label()}: {error}") from error
-        fail_stale_trials(study)
+        optuna_study.fail_stale_trials(study)
         n_existing = len(study.get_trials(deepcopy=False))
-        mix = n_existing
-        if self._explicit_storage:
-            mix += zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode())
-        self._sampler_seed = (int(self.seed) + mix) % 2**32
+        self._sampler_seed = optuna_study.sampler_seed(self.seed, n_existing, self._explicit_storage)
         study.sampler = self._create_sampler(self.sampler)
 
         if self.verbose > 0:
             print(f"Sampler: {self.sampler} - Pruner: {self.pruner}")
             print(f"Study '{self.study_name}' in {self._storage_label()}: {n_existing} trials so far")
-
         if "command" not in study.user_attrs:
             study.set_user_attr("command", " ".join(sys.orig_argv))
             for key in sorted(self._hyperparams):
                 study.set_user_attr(key, str(self._hyperparams[key]))
 
         try:
-            if self.max_total_trials is not None:
-                # As the zoo: RUNNING trials count, so N workers do not run max_total_trials + N trials
-                counted = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED]
-                if len(study.get_trials(deepcopy=False, states=counted)) < self.max_total_trials:
-                    study.optimize(
-                        self.objective,
-                        n_jobs=self.n_jobs,
-                        callbacks=[MaxTrialsCallback(self.max_total_trials, states=tuple(counted))],
-                        gc_after_trial=True,
-                        catch=(TrialOverCapError,),
-                    )
-                else:
-                    print(f"The study already has --max-total-trials={self.max_total_trials} trials: nothing to run")
-            else:
-                study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
+            with optuna_study.quiet_over_cap_trials():
+                self._optimize(study)
         except KeyboardInterrupt:
             pass
         # Clean up after workers that died (their trials would stay RUNNING until the next trial starts)
-        fail_stale_trials(study)
-        self._write_report(study)
-
-    def _storage_label(self) -> str:
-        return redact_url(self.storage) if self.storage else "memory"
-
-    def _write_report(self, study: optuna.Study) -> None:
-        trials = study.get_trials(deepcopy=False)
-        counts = {state.name: sum(1 for t in trials if t.state == state) for state in TrialState}
-        print("Number of finished trials: ", sum(1 for t in trials if t.state.is_finished()))
-        print("Trials by state: " + ", ".join(f"{name} {count}" for name, count in counts.items() if count))
-        try:
-            best = study.best_trial
-        except ValueError:
-            print("No completed trial yet: no best trial")
-        else:
-            print("Best trial:")
-            print("Value: ", best.value)
-            print("Params: ")
-            for key, value in best.params.items():
-                print(f"    {key}: {value}")
-            print("User Attributes: ")
-            for key, value in best.user_attrs.items():
-                print(f"    {key}: {value}")
-
+        optuna_study.fail_stale_trials(study)
+        optuna_study.print_summary(study)
         report_name = (
             f"report_{self.env_name}_{self.n_trials}-trials-{self.n_timesteps}-{self.sampler}-{self.pruner}_{int(time.time())}"
         )
-        log_path = os.path.join(self.log_folder, self.algo, report_name)
-        if self.verbose:
-            print(f"Writing report to {log_path}")
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        study.trials_dataframe().to_csv(f"{log_path}.csv")
-        with open(f"{log_path}.pkl", "wb+") as file:
-            pkl.dump(study, file)
+        optuna_study.write_report(
+            study, os.path.join(self.log_folder, self.algo, report_name), plots=not self.no_optim_plots, verbose=self.verbose
+        )
 
-        if self.no_optim_plots:
+    def _optimize(self, study: optuna.Study) -> None:
+        if self.max_total_trials is None:
+            study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
             return
-        try:
-            from optuna.visualization import plot_optimization_history, plot_param_importances
+        # As the zoo: RUNNING trials count, so N workers do not run max_total_trials + N trials
+        counted = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED]
+        if len(study.get_trials(deepcopy=False, states=counted)) >= self.max_total_trials:
+            print(f"The study already has --max-total-trials={self.max_total_trials} trials: nothing to run")
+            return
+        study.optimize(
+            self.objective,
+            n_jobs=self.n_jobs,
+            callbacks=[MaxTrialsCallback(self.max_total_trials, states=tuple(counted))],
+            gc_after_trial=True,
+            catch=(TrialOverCapError,),
+        )
 
-            plot_optimization_history(study).write_html(f"{log_path}_history.html")
-            plot_param_importances(study).write_html(f"{log_path}_importances.html")
-        except (ImportError, ValueError, RuntimeError, ZeroDivisionError):
-            pass  # plotly missing, or too few completed trials for importances
+    def _storage_label(self) -> str:
+        return redact_url(self.storage) if self.storage else "memory"

@@ -54,7 +54,8 @@ from stable_baselines3.common.monitor import ResultsWriter
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
-from ppog_sb3.zoo.exp_manager import ZooError, is_fast_path_atari
+from ppog_sb3.envs import is_plugin_id
+from ppog_sb3.zoo.errors import ZooError
 
 #: Monitor file of a training run on the fast path (``<run folder>/0.monitor.csv``, as the zoo's first env's).
 MONITOR_NAME = "0"
@@ -67,24 +68,8 @@ RESERVED_ENV_KWARGS = {
     "seed": "use --seed",
 }
 
-#: The zoo's original ``rl_zoo3.utils.create_test_env`` (set by :func:`ppog_sb3.zoo.registry.register`).
-zoo_create_test_env: Callable[..., VecEnv] | None = None
 
-
-# ---------------------------------------------------------------------- which ids, which options
-def uses_vector_env(env_id: str) -> bool:
-    """True for the plugin's ``ppog/<Game>-v5`` ids: registered with ``ppog_sb3.envs``' vector entry point.
-
-    Decision: an id in the ``ppog`` namespace without that vector entry point (e.g. a test stand-in) keeps the zoo's
-    single-env path; only the plugin's entry point is known to return an SB3 ``VecEnv`` with game-level episodes.
-    """
-    if not is_fast_path_atari(env_id) or env_id not in gym.registry:
-        return False
-    from ppog_sb3.envs.registration import VECTOR_ENTRY_POINT
-
-    return str(gym.spec(env_id).vector_entry_point) == VECTOR_ENTRY_POINT
-
-
+# ---------------------------------------------------------------------- options
 def accepted_env_kwargs() -> list[str]:
     """The env options a ``ppog/`` id takes from ``env_kwargs`` (``make_atari_vec_env``'s, plus ``max_game_steps``)."""
     from ppog_sb3.envs.atari_vec_env import make_atari_vec_env
@@ -147,8 +132,8 @@ class GameVecMonitor(VecMonitor):
             super().__init__(venv, filename=None, info_keywords=info_keywords)
         own_start = getattr(venv.unwrapped, "t_start", None)
         self._episode_has_time = isinstance(own_start, (int, float))
-        if self._episode_has_time:
-            self.t_start = float(own_start)  # type: ignore[arg-type]
+        if isinstance(own_start, (int, float)):
+            self.t_start = float(own_start)
         spec = getattr(venv.unwrapped, "spec", None) or getattr(venv, "spec", None)
         env_id = getattr(spec, "id", None)
         if filename:
@@ -194,6 +179,8 @@ def make_fast_vec_env(
         venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", seed=seed, **options)
     except ValueError as error:  # the plugin's option checks: "<name>=<value> is not allowed; allowed values: ..."
         raise ZooError(f"invalid env options for {env_id}: {' '.join(str(error).split())}") from error
+    if not isinstance(venv, VecEnv):  # the plugin's vector entry point returns an SB3 VecEnv
+        raise ZooError(f"{env_id}'s vector entry point returned a {type(venv).__name__}, not a stable-baselines3 VecEnv")
     return GameVecMonitor(venv, filename=monitor_file, info_keywords=tuple(info_keywords))
 
 
@@ -261,8 +248,9 @@ def create_test_env(
     ``log_dir`` (``enjoy --reward-log``) gets the game-level monitor CSV, and ``render_mode="human"`` uses the single
     env (module docstring).
     """
-    if not uses_vector_env(env_id):
-        assert zoo_create_test_env is not None, "ppog_sb3.zoo.registry.register() sets the zoo's create_test_env"
+    if not is_plugin_id(env_id):
+        from rl_zoo3.utils import create_test_env as zoo_create_test_env
+
         return zoo_create_test_env(
             env_id,
             n_envs=n_envs,

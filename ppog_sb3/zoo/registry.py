@@ -1,136 +1,95 @@
-"""Register PPOG in rl-baselines3-zoo's tables, in process, without a fork.
+"""Register PPOG in rl-baselines3-zoo's tables, by the zoo's own recipe for external algorithms.
 
-rl-zoo 2.9 has no plugin mechanism for algorithms: it looks them up in module-level dicts, and its scripts
-bind those dicts (and ``ExperimentManager``) by name at import time. :func:`register` therefore edits the
-objects the zoo's scripts will use:
+rl-zoo 2.9 has no plugin API. Its guide for external algorithms (``docs/guide/sbx.md``) fills the algorithm table
+that ``rl_zoo3.ALGOS``, ``rl_zoo3.train.ALGOS`` and ``rl_zoo3.exp_manager.ALGOS`` name, and, for ``-optimize``, the
+sampler and converter tables of ``rl_zoo3.hyperparams_opt``. :func:`register` does exactly that, adding one key,
+``"ppog"``, to each of these dicts (in 2.9 the three ``ALGOS`` names are one dict; each is filled in case a version
+copies it). Nothing else of the zoo is changed: the other algorithms, ``ExperimentManager``, ``create_test_env`` and
+argument parsing stay the zoo's. ``ppog-zoo``'s own behaviour (fast env, checks, Optuna storage) comes from
+:class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager`, handed to the zoo's commands by
+:mod:`ppog_sb3.zoo.seams`, not from changes to the zoo.
 
-- ``rl_zoo3.utils.ALGOS`` (the one dict that ``rl_zoo3.ALGOS`` and ``rl_zoo3.{exp_manager,train,enjoy,
-  record_video,push_to_hub}`` import by name) gets ``"ppog": PPOG``. The dict is edited in place, so every module's
-  name for it sees the new entry; ``--algo`` choices are built from it when a command parses its arguments.
-- ``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER`` / ``HYPERPARAMS_CONVERTER`` get PPOG's sampler and converter
-  (:mod:`ppog_sb3.zoo.hyperparams_opt`), again in place.
-- ``ExperimentManager`` is replaced by :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` in
-  ``rl_zoo3.exp_manager`` and in the modules that imported the name (``train``, ``enjoy``, and ``record_video``
-  / ``push_to_hub`` when loaded). ``record_video`` is a script run with ``runpy``: it imports the name from
-  ``rl_zoo3.exp_manager`` when it runs, so it gets the subclass too.
-- ``create_test_env`` (how ``enjoy`` and ``record_video`` build their env) is replaced by
-  :func:`ppog_sb3.zoo.fast_env.create_test_env` in ``rl_zoo3.utils`` (where ``record_video`` imports it from when it
-  runs), ``rl_zoo3`` and ``rl_zoo3.enjoy``: the plugin's ``ppog/<Game>-v5`` ids get the fast C++ vector env there
-  too; every other id goes to the zoo's own function, unchanged.
-- ``rl_zoo3.utils.StoreDict`` (``-params``, ``--env-kwargs``) evaluates each ``KEY:VALUE`` as Python, as before;
-  a value that is not a Python expression (``ent_coef:lin_0.01``, ``policy:CnnPolicy``) is now kept as the
-  plain string instead of crashing with a ``NameError``/``SyntaxError`` traceback. PPOG parses its schedule
-  strings itself, so ``-params ent_coef:lin_0.01 vf_learning_rate:lin_1e-4`` works as in a YAML file.
-
-``register()`` is idempotent and also works for other ``--algo`` values: the zoo's algorithms keep their
-entries, and the subclass only adds checks for ``ppog`` plus the Optuna storage handling for every algorithm.
+:func:`unregister` removes the entries again (restoring whatever the tables held before), so a test that registers
+leaves the zoo as it found it.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 ALGO_NAME = "ppog"
 
-_registered = False
+#: Entries :func:`register` replaced, per table (absent: the key was not there), to restore on :func:`unregister`.
+_previous: dict[int, tuple[dict[str, Any], Any]] | None = None
+_MISSING = object()
 
 
-def parse_cli_value(text: str) -> Any:
-    """A ``-params`` value: the zoo evaluates it as Python; a non-expression stays the plain string."""
-    try:
-        return eval(text)  # the zoo's own behaviour: numbers, dict(...), quoted strings, True/None, ...
-    except (NameError, SyntaxError):
-        return text
-
-
-def _store_dict_call(
-    self: argparse.Action, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None
-) -> None:
-    arg_dict = {}
-    for argument in values:
-        key, sep, value = argument.partition(":")
-        if not sep or not key:
-            parser.error(f"argument {option_string}: expected KEY:VALUE, got {argument!r}")
-        try:
-            arg_dict[key] = parse_cli_value(value)
-        except Exception as error:
-            parser.error(f"argument {option_string}: cannot evaluate {argument!r}: {type(error).__name__}: {error}")
-    setattr(namespace, self.dest, arg_dict)
-
-
-def register() -> None:
-    """Register ``ppog`` in the zoo (algorithm table, Optuna sampler and converter, ExperimentManager)."""
-    global _registered
-    if _registered:
-        return
-
+def zoo_tables() -> list[tuple[dict[str, Any], Any]]:
+    """The zoo's tables and PPOG's entry in each: ``[(table, entry), ...]`` (each dict once)."""
     import rl_zoo3  # noqa: F401  (applies the zoo's gym patches first, as its scripts do)
-    import rl_zoo3.enjoy
     import rl_zoo3.exp_manager
     import rl_zoo3.hyperparams_opt
     import rl_zoo3.train
-    import rl_zoo3.utils
 
     from ppog_sb3.ppog import PPOG
-    from ppog_sb3.zoo.exp_manager import PPOGExperimentManager
     from ppog_sb3.zoo.hyperparams_opt import convert_ppog_params, sample_ppog_params
 
-    # The plugin's fast-path Atari ids (ppog/<Game>-v5). Until ppog_sb3.envs exists, the other workflows go on;
-    # an error inside an existing envs package is not hidden (``import ppog_sb3`` imports it anyway).
-    try:
-        envs = importlib.import_module("ppog_sb3.envs")
-    except ModuleNotFoundError as error:
-        if error.name not in ("ppog_sb3.envs",):
-            raise
-    else:
-        register_envs = getattr(envs, "register_envs", None)
-        if callable(register_envs):
-            register_envs()  # idempotent (``import ppog_sb3`` may already have called it)
-
-    zoo_modules = [
-        sys.modules[name]
-        for name in (
-            "rl_zoo3",
-            "rl_zoo3.utils",
-            "rl_zoo3.exp_manager",
-            "rl_zoo3.train",
-            "rl_zoo3.enjoy",
-            "rl_zoo3.record_video",
-            "rl_zoo3.push_to_hub",
-            "rl_zoo3.benchmark",
-        )
-        if name in sys.modules
+    pairs: list[tuple[dict[str, Any], Any]] = [
+        (rl_zoo3.ALGOS, PPOG),
+        (rl_zoo3.train.ALGOS, PPOG),
+        (rl_zoo3.exp_manager.ALGOS, PPOG),
+        (rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER, sample_ppog_params),
+        (rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER, convert_ppog_params),
     ]
-    # One dict in 2.9, but set the entry in every module's ALGOS in case a version copies it
-    for module in zoo_modules:
-        algos = getattr(module, "ALGOS", None)
-        if isinstance(algos, dict):
-            algos[ALGO_NAME] = PPOG
+    unique: dict[int, tuple[dict[str, Any], Any]] = {}
+    for table, entry in pairs:
+        unique.setdefault(id(table), (table, entry))
+    return list(unique.values())
 
-    rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER[ALGO_NAME] = sample_ppog_params
-    rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER[ALGO_NAME] = convert_ppog_params
-    for module in zoo_modules:
-        for table, entry in (("HYPERPARAMS_SAMPLER", sample_ppog_params), ("HYPERPARAMS_CONVERTER", convert_ppog_params)):
-            existing = getattr(module, table, None)
-            if isinstance(existing, dict):
-                existing[ALGO_NAME] = entry
 
-    original = rl_zoo3.exp_manager.ExperimentManager
-    for module in zoo_modules:
-        if getattr(module, "ExperimentManager", None) is original:
-            module.ExperimentManager = PPOGExperimentManager  # type: ignore[attr-defined]
+def register() -> None:
+    """Add ``ppog`` to the zoo's algorithm, sampler and converter tables (idempotent); also registers the envs."""
+    global _previous
+    from ppog_sb3.envs import register_envs
 
-    import ppog_sb3.zoo.fast_env as fast_env
+    register_envs()  # idempotent (``import ppog_sb3`` already called it)
+    if _previous is not None:
+        return
+    previous = {}
+    for table, entry in zoo_tables():
+        previous[id(table)] = (table, table.get(ALGO_NAME, _MISSING))
+        table[ALGO_NAME] = entry
+    _previous = previous
 
-    if fast_env.zoo_create_test_env is None:
-        fast_env.zoo_create_test_env = rl_zoo3.utils.create_test_env
-    original_create_test_env = fast_env.zoo_create_test_env
-    for module in zoo_modules:
-        if getattr(module, "create_test_env", None) is original_create_test_env:
-            module.create_test_env = fast_env.create_test_env  # type: ignore[attr-defined]
 
-    rl_zoo3.utils.StoreDict.__call__ = _store_dict_call  # type: ignore[method-assign]
-    _registered = True
+def unregister() -> None:
+    """Undo :func:`register`: each table gets back what it held for ``ppog`` before (no-op when not registered)."""
+    global _previous
+    if _previous is None:
+        return
+    for table, old in _previous.values():
+        if old is _MISSING:
+            table.pop(ALGO_NAME, None)
+        else:
+            table[ALGO_NAME] = old
+    _previous = None
+
+
+def is_registered() -> bool:
+    """Whether :func:`register` is in effect."""
+    return _previous is not None
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """``ppog`` in the zoo's tables inside the ``with`` block; afterwards the tables are as before (it stays
+    registered if it already was)."""
+    already = is_registered()
+    register()
+    try:
+        yield
+    finally:
+        if not already:
+            unregister()

@@ -23,6 +23,16 @@ import pytest
 from zoo_helpers import free_port
 
 
+# ---------------------------------------------------------------------- the zoo's tables
+@pytest.fixture
+def zoo_registered() -> Iterator[None]:
+    """PPOG in the zoo's tables for one test, removed afterwards (the zoo is left as the test found it)."""
+    from ppog_sb3.zoo.registry import registered
+
+    with registered():
+        yield
+
+
 # ---------------------------------------------------------------------- PostgreSQL
 def find_postgres_bindir() -> Path | None:
     """The folder with initdb, pg_ctl and postgres: on PATH, else the newest /usr/lib/postgresql/<v>/bin."""

@@ -254,14 +254,12 @@ def test_bad_input_is_one_clear_line(tmp_path):
             "--algo",
             "ppog",
             "--env",
-            "ppog/FakeInvaders-v0",
-            "--gym-packages",
-            "ppog_zoo_fake_env",
+            "ppog/Breakout-v5",
             "-conf",
             str(CONFIG),
         ): (
             1,
-            ["no section for ppog/FakeInvaders-v0"],
+            ["no section for ppog/Breakout-v5"],
         ),
         ("enjoy", "--algo", "ppog", "--env", "CartPole-v1", "-f", "no-such-folder", "--no-render"): (
             1,

@@ -23,16 +23,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from zoo_helpers import CONFIG
 
 from ppog_sb3 import PPOG
-from ppog_sb3.envs import AtariVecEnv
-from ppog_sb3.zoo import register
+from ppog_sb3.envs import AtariVecEnv, is_plugin_id
 from ppog_sb3.zoo.exp_manager import PPOGExperimentManager, ProgressCSVCallback, ZooError
-from ppog_sb3.zoo.fast_env import (
-    GameVecMonitor,
-    create_test_env,
-    fast_env_options,
-    make_fast_vec_env,
-    uses_vector_env,
-)
+from ppog_sb3.zoo.fast_env import GameVecMonitor, create_test_env, fast_env_options, make_fast_vec_env
 
 ENV_ID = "ppog/SpaceInvaders-v5"
 TINY = {
@@ -47,9 +40,8 @@ TINY = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def zoo():
-    register()
+@pytest.fixture(autouse=True)
+def zoo(zoo_registered):
     # One torch thread, as the CLI tests' --num-threads 1: next to the C++ env's worker threads on a 2-core machine,
     # torch's default thread pool makes a tiny update 10-20x slower.
     threads = th.get_num_threads()
@@ -211,9 +203,11 @@ def test_bad_env_option_value_is_a_zoo_error(tmp_path):
 
 
 def test_only_the_plugins_ids_take_the_fast_path():
-    assert uses_vector_env(ENV_ID) and uses_vector_env("ppog/Breakout-v5")
-    assert not uses_vector_env("SpaceInvadersNoFrameskip-v4") and not uses_vector_env("CartPole-v1")
-    assert not uses_vector_env("ppog/NoSuchGame-v0")
+    assert is_plugin_id(ENV_ID) and is_plugin_id("ppog/Breakout-v5")
+    assert not is_plugin_id("SpaceInvadersNoFrameskip-v4") and not is_plugin_id("CartPole-v1")
+    assert not is_plugin_id("ppog/NoSuchGame-v0")
+    assert PPOGExperimentManager.is_atari(ENV_ID) and PPOGExperimentManager.is_atari("SpaceInvadersNoFrameskip-v4")
+    assert not PPOGExperimentManager.is_atari("CartPole-v1")
     assert fast_env_options(ENV_ID, {"noop_max": 5}, 4) == {"noop_max": 5, "frame_stack": 4}
 
 

@@ -13,23 +13,17 @@ from stable_baselines3.common.env_util import make_vec_env
 from zoo_helpers import CONFIG
 
 from ppog_sb3 import PPOG
-from ppog_sb3.zoo import cli, convert_ppog_params, register, sample_ppog_params
-from ppog_sb3.zoo.exp_manager import (
-    PPOGExperimentManager,
-    default_storage_path,
-    default_study_name,
-    is_fast_path_atari,
-    redact_url,
-)
-from ppog_sb3.zoo.registry import parse_cli_value
+from ppog_sb3.envs import is_plugin_id
+from ppog_sb3.zoo import cli, convert_ppog_params, register, sample_ppog_params, unregister
+from ppog_sb3.zoo.optuna_study import default_storage_path, default_study_name, redact_url
+from ppog_sb3.zoo.seams import parse_cli_value
 
 # Keys the zoo consumes itself (never passed to the model)
 ZOO_KEYS = {"n_envs", "n_timesteps", "frame_stack", "normalize", "env_wrapper", "env_kwargs", "policy_kwargs", "callback"}
 
 
-@pytest.fixture(scope="module")
-def zoo():
-    register()
+@pytest.fixture
+def zoo(zoo_registered):
     import rl_zoo3
 
     return rl_zoo3
@@ -41,22 +35,69 @@ def load_config() -> dict:
 
 
 # ---------------------------------------------------------------------- registration
-def test_register_fills_every_zoo_table(zoo):
+def zoo_state() -> dict:
+    """Every zoo attribute ppog-zoo must leave alone, and the tables' keys."""
     import rl_zoo3.enjoy
     import rl_zoo3.exp_manager
     import rl_zoo3.hyperparams_opt
     import rl_zoo3.train
     import rl_zoo3.utils
 
-    for module in (zoo, rl_zoo3.utils, rl_zoo3.exp_manager, rl_zoo3.train, rl_zoo3.enjoy):
-        assert module.ALGOS["ppog"] is PPOG
-        assert module.ALGOS["ppo"].__name__ == "PPO"  # the zoo's own algorithms stay
-    assert rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["ppog"] is sample_ppog_params
-    assert rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["ppog"] is convert_ppog_params
-    for module in (rl_zoo3.exp_manager, rl_zoo3.train, rl_zoo3.enjoy):
-        assert module.ExperimentManager is PPOGExperimentManager
+    modules = (rl_zoo3, rl_zoo3.utils, rl_zoo3.exp_manager, rl_zoo3.train, rl_zoo3.enjoy)
+    return {
+        "ExperimentManager": [getattr(m, "ExperimentManager", None) for m in modules],
+        "create_test_env": [getattr(m, "create_test_env", None) for m in modules],
+        "StoreDict.__call__": rl_zoo3.utils.StoreDict.__call__,
+        "algos": sorted(rl_zoo3.ALGOS),
+        "samplers": sorted(rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER),
+        "converters": sorted(rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER),
+    }
+
+
+def test_register_fills_the_zoo_tables_and_unregister_empties_them():
+    import argparse
+
+    import rl_zoo3.exp_manager
+    import rl_zoo3.hyperparams_opt
+    import rl_zoo3.train
+    import rl_zoo3.utils
+    from matplotlib import pyplot as plt
+
+    unregister()
+    before = zoo_state()
+    originals = (argparse.ArgumentParser.error, plt.show)
+    assert "ppog" not in before["algos"]
+    register()
     register()  # idempotent
-    assert rl_zoo3.exp_manager.ExperimentManager is PPOGExperimentManager
+    try:
+        for module in (rl_zoo3, rl_zoo3.utils, rl_zoo3.exp_manager, rl_zoo3.train):
+            assert module.ALGOS["ppog"] is PPOG
+            assert module.ALGOS["ppo"].__name__ == "PPO"  # the zoo's own algorithms stay
+        assert rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["ppog"] is sample_ppog_params
+        assert rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["ppog"] is convert_ppog_params
+        during = zoo_state()
+        for key in ("ExperimentManager", "create_test_env", "StoreDict.__call__"):
+            assert during[key] == before[key], f"register() changed the zoo's {key}"
+        assert (argparse.ArgumentParser.error, plt.show) == originals
+    finally:
+        unregister()
+    assert zoo_state() == before
+
+
+def test_cli_commands_leave_the_zoo_and_the_standard_library_alone(tmp_path, capsys):
+    """A whole in-process command (a failing one: no run in the folder) changes nothing outside ppog-zoo."""
+    import argparse
+
+    from matplotlib import pyplot as plt
+
+    unregister()
+    before, originals, argv = zoo_state(), (argparse.ArgumentParser.error, plt.show), list(sys.argv)
+    assert cli.main(["enjoy", "--algo", "ppog", "--env", "CartPole-v1", "-f", str(tmp_path), "--no-render"]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert cli.main(["train", "--algo", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'nope'" in err  # one line, no usage block
+    assert zoo_state() == before and (argparse.ArgumentParser.error, plt.show) == originals and sys.argv == argv
 
 
 def test_params_values_keep_schedule_strings(zoo):
@@ -69,10 +110,11 @@ def test_params_values_keep_schedule_strings(zoo):
     assert parse_cli_value("True") is True
 
 
-def test_fast_path_ids_and_default_storage():
-    assert is_fast_path_atari("ppog/SpaceInvaders-v5")
-    assert not is_fast_path_atari("SpaceInvadersNoFrameskip-v4")
-    assert not is_fast_path_atari("ALE/SpaceInvaders-v5")
+def test_plugin_ids_and_default_storage():
+    assert is_plugin_id("ppog/SpaceInvaders-v5") and is_plugin_id("ppog/Breakout-v5")
+    assert not is_plugin_id("SpaceInvadersNoFrameskip-v4")
+    assert not is_plugin_id("ALE/SpaceInvaders-v5")
+    assert not is_plugin_id("ppog/NoSuchGame-v0")
     assert default_study_name("ppog", "CartPole-v1") == "ppog-CartPole-v1"
     assert default_storage_path("logs", "ppog", "ppog-CartPole-v1").as_posix() == "logs/ppog/optuna/ppog-CartPole-v1.db"
     assert "secret" not in redact_url("postgresql://user:secret@host:5432/db")
@@ -270,3 +312,22 @@ def test_ppo_comparison_config_matches_ppog_config():
     for section, values in ppo.items():
         assert {k: v for k, v in ppog[section].items() if k not in ppog_only} == values, section
         PPO(env=None, _init_setup_model=False, **{k: v for k, v in values.items() if k not in ZOO_KEYS})
+
+
+def test_sampler_is_the_zoos_ppo_space_plus_ppogs_own():
+    """PPO's part comes from the zoo's sampler and converter (same raw names, same kwargs), PPOG adds four."""
+    from rl_zoo3.hyperparams_opt import convert_onpolicy_params, sample_ppo_params
+
+    from ppog_sb3.zoo.hyperparams_opt import PPOG_PARAMS, search_space_params
+
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).ask()
+    kwargs = sample_ppog_params(trial, 0, 64, {})
+    zoo_trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3)).ask()
+    zoo_kwargs = sample_ppo_params(zoo_trial, 0, 64, {})
+    assert list(trial.params)[: len(zoo_trial.params)] == list(zoo_trial.params)  # the zoo's names first, same order
+    assert set(trial.params) == set(search_space_params()) == set(zoo_trial.params) | set(PPOG_PARAMS)
+    ppo_part = {key: value for key, value in trial.params.items() if key not in PPOG_PARAMS}
+    assert {k: v for k, v in kwargs.items() if k in zoo_kwargs and k != "batch_size"} == {
+        k: v for k, v in convert_onpolicy_params(ppo_part).items() if k != "batch_size"
+    }
+    assert set(kwargs) - set(zoo_kwargs) == {"vf_learning_rate", "ent_coef_decay", "ent_coef_min", "policy_loss"}

@@ -1,0 +1,236 @@
+"""Reading zoo run folders: episodes from the monitor files (SB3's readers), updates from ``progress.csv``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from stable_baselines3.common.monitor import LoadMonitorResultsError, get_monitor_files, load_results
+from stable_baselines3.common.results_plotter import X_TIMESTEPS, X_WALLTIME, ts2xy
+
+PROG = "ppog-zoo compare"
+
+#: x axes of the learning curves: column of the episodes table, axis label
+X_AXES: dict[str, tuple[str, str]] = {
+    "timesteps": ("timesteps", "agent steps (all envs)"),
+    "episodes": ("episode", "episodes (all envs)"),
+    "walltime": ("walltime_h", "wall-clock time (hours)"),
+}
+
+CLIP_FRACTION = "train/clip_fraction"
+MASKED_FRACTION = "train/masked_fraction"
+STEPS_COLUMN = "time/total_timesteps"
+
+#: fixed colours so that PPOG and PPO look the same in every plot
+ALGO_COLORS: dict[str, str] = {"ppog": "tab:red", "ppo": "tab:blue", "a2c": "tab:green"}
+
+EPISODE_COLUMNS = [
+    "algo",
+    "run",
+    "seed",
+    "episode",
+    "timesteps",
+    "walltime_h",
+    "reward",
+    "length",
+]
+
+
+class CompareError(Exception):
+    """A user error (missing folder, no runs, bad option): ``main`` prints it as one line and exits with 1."""
+
+
+# ---------------------------------------------------------------------- finding and reading runs
+def env_folder_name(env_id: str) -> str:
+    """The zoo's folder name of an env id (huggingface_sb3's ``EnvironmentName``): ``ppog/X-v5`` -> ``ppog-X-v5``."""
+    name = env_id.replace("/", "-")
+    if ":" in name:  # "module:EnvId" -> "EnvId"
+        name = name.split(":")[-1]
+    return name
+
+
+def find_runs(log_folder: str | Path, env: str, algo: str) -> list[Path]:
+    """Run folders ``<log_folder>/<algo>/<env>_<n>[_<uuid>]``, sorted by run number (empty list: none)."""
+    base = Path(log_folder) / algo
+    if not base.is_dir():
+        return []
+    pattern = re.compile(rf"^{re.escape(env_folder_name(env))}_(\d+)(_[0-9a-fA-F-]{{36}})?$")
+    runs = []
+    for path in base.iterdir():
+        match = pattern.match(path.name)
+        if match and path.is_dir():
+            runs.append((int(match.group(1)), path.name, path))
+    return [path for _, _, path in sorted(runs)]
+
+
+def _yaml_loader() -> type[yaml.SafeLoader]:
+    """A safe YAML loader that also reads the zoo's ``!!python/object/apply:collections.OrderedDict`` files."""
+
+    class ZooLoader(yaml.SafeLoader):
+        pass
+
+    def ordered_dict(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> dict[str, Any]:
+        (pairs,) = loader.construct_sequence(node, deep=True)
+        return {key: value for key, value in pairs}
+
+    ZooLoader.add_constructor("tag:yaml.org,2002:python/object/apply:collections.OrderedDict", ordered_dict)
+    return ZooLoader
+
+
+def _read_zoo_yaml(run_dir: Path, name: str) -> dict[str, Any]:
+    """``<run>/<name>`` or ``<run>/<env>/<name>`` (``args.yml``, ``config.yml``), or {} when absent or unreadable."""
+    for path in [run_dir / name, *sorted(run_dir.glob(f"*/{name}"))]:
+        if not path.is_file():
+            continue
+        try:
+            data = yaml.load(path.read_text(), Loader=_yaml_loader())  # noqa: S506 (a safe loader)
+        except (OSError, yaml.YAMLError, ValueError):
+            continue
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def run_seed(run_dir: str | Path) -> int | None:
+    """The ``--seed`` of a zoo run (from its ``args.yml``, see :func:`_read_zoo_yaml`), None when unknown."""
+    seed = _read_zoo_yaml(Path(run_dir), "args.yml").get("seed")
+    return int(seed) if isinstance(seed, int) else None
+
+
+def _wrapper_frame_skip(env_wrapper: Any) -> int | None:
+    """``frame_skip`` of an ``AtariWrapper`` in a zoo ``env_wrapper`` entry (string, dict or list of them)."""
+    items = env_wrapper if isinstance(env_wrapper, list) else [env_wrapper]
+    for item in items:
+        if isinstance(item, str) and item.endswith("AtariWrapper"):
+            return 4
+        if isinstance(item, dict):
+            for name, kwargs in item.items():
+                if str(name).endswith("AtariWrapper"):
+                    return int((kwargs or {}).get("frame_skip", 4))
+    return None
+
+
+def frames_per_step(run_dir: str | Path, env_id: str | None = None) -> int:
+    """How many monitor-length units make one agent step for this run (see the module docstring)."""
+    config = _read_zoo_yaml(Path(run_dir), "config.yml")
+    if "env_wrapper" in config:
+        skip = _wrapper_frame_skip(config["env_wrapper"])
+        return skip if skip is not None else 1
+    return 4 if env_id is not None and "NoFrameskip" in env_id else 1
+
+
+def read_monitor_files(run_dir: str | Path) -> tuple[pd.DataFrame, str | None]:
+    """All ``*monitor.csv`` of a run folder as one table ``r, l, t`` (t: seconds since the first env started),
+    ordered by end time (SB3's ``monitor.load_results``), and the env id of their headers. Empty table when there
+    are none or they hold no episode; a half-written last row (a run still writing) is dropped.
+    """
+    try:
+        data = load_results(str(run_dir))
+    except (LoadMonitorResultsError, pd.errors.EmptyDataError):
+        return pd.DataFrame(columns=["r", "l", "t"]), None
+    env_id = None
+    for path in get_monitor_files(str(run_dir)):
+        with open(path) as file:
+            first = file.readline()
+        try:
+            env_id = json.loads(first[1:]).get("env_id") if first.startswith("#") else None
+        except json.JSONDecodeError:
+            env_id = None
+        if env_id:
+            break
+    data = data[["r", "l", "t"]].apply(pd.to_numeric, errors="coerce").dropna().reset_index(drop=True)
+    return data, env_id
+
+
+def load_run(run_dir: str | Path, algo: str = "", run: str | None = None, frame_skip: int | None = None) -> pd.DataFrame:
+    """The episodes of one run folder (monitor CSVs), one row per episode in order of end time.
+
+    Columns: ``algo, run, seed, episode`` (1, 2, ...), ``timesteps`` (agent steps of all envs when the episode ended:
+    cumulative episode lengths / frames per step), ``walltime_h``, ``reward`` (the monitor's ``r``), ``length``.
+    Works on any folder of SB3 monitor files (e.g. ``make_vec_env(..., monitor_dir=folder)``), not only zoo runs.
+    """
+    run_dir = Path(run_dir)
+    monitor, env_id = read_monitor_files(run_dir)
+    skip = frame_skip if frame_skip is not None else frames_per_step(run_dir, env_id)
+    n = len(monitor)
+    steps, rewards = ts2xy(monitor, X_TIMESTEPS) if n else (np.zeros(0), np.zeros(0))
+    hours = ts2xy(monitor, X_WALLTIME)[0] if n else np.zeros(0)
+    return pd.DataFrame(
+        {
+            "algo": [algo] * n,
+            "run": [run or run_dir.name] * n,
+            "seed": pd.array([run_seed(run_dir)] * n, dtype="Int64"),
+            "episode": np.arange(1, n + 1),
+            "timesteps": np.asarray(steps, dtype=float) / skip,
+            "walltime_h": np.asarray(hours, dtype=float),
+            "reward": np.asarray(rewards, dtype=float),
+            "length": monitor["l"].to_numpy(dtype=float),
+        },
+        columns=EPISODE_COLUMNS,
+    )
+
+
+def load_runs(log_folder: str | Path, env: str, algo: str, frame_skip: int | None = None) -> pd.DataFrame:
+    """The episodes of every run of ``algo`` on ``env`` in a zoo log folder (:func:`load_run` rows, all runs)."""
+    tables = [load_run(path, algo=algo, frame_skip=frame_skip) for path in find_runs(log_folder, env, algo)]
+    tables = [table for table in tables if len(table)]
+    if not tables:
+        return pd.DataFrame(columns=EPISODE_COLUMNS)
+    return pd.concat(tables, ignore_index=True)
+
+
+def read_progress(path: str | Path) -> pd.DataFrame:
+    """SB3's ``progress.csv`` (CSV logger) as a table, numeric columns as numbers; empty when unreadable."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return pd.DataFrame()
+    for column in table.columns:
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
+
+
+def find_progress_file(run_dir: str | Path) -> Path | None:
+    """``<run>/progress.csv``, else the first ``progress.csv`` below the run folder, else None."""
+    run_dir = Path(run_dir)
+    direct = run_dir / "progress.csv"
+    if direct.is_file():
+        return direct
+    found = sorted(run_dir.rglob("progress.csv"))
+    return found[0] if found else None
+
+
+def load_progress(log_folder: str | Path, env: str, algo: str) -> pd.DataFrame:
+    """The ``progress.csv`` rows (one per update) of every run of ``algo`` on ``env``, with ``algo``, ``run``,
+    ``seed`` and ``timesteps`` (= ``time/total_timesteps``) added; empty table when no run has one."""
+    tables = []
+    for run_dir in find_runs(log_folder, env, algo):
+        path = find_progress_file(run_dir)
+        if path is None:
+            continue
+        table = read_progress(path)
+        if STEPS_COLUMN not in table.columns or table.empty:
+            continue
+        table.insert(0, "timesteps", table[STEPS_COLUMN])
+        table.insert(0, "seed", pd.array([run_seed(run_dir)] * len(table), dtype="Int64"))
+        table.insert(0, "run", run_dir.name)
+        table.insert(0, "algo", algo)
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=["algo", "run", "seed", "timesteps"])
+    return pd.concat(tables, ignore_index=True)
+
+
+def has_legacy_clip_fraction(run: pd.DataFrame) -> bool:
+    """True for a run logged before PPOG's ``train/clip_fraction`` took SB3's meaning: it logs both keys and they are
+    equal in every update (then it held the masked fraction). A run with SB3's meaning logs a clip fraction at least
+    as large, and larger as soon as a sample's ratio left the band in the direction the advantage does not push."""
+    if CLIP_FRACTION not in run.columns or MASKED_FRACTION not in run.columns:
+        return False
+    both = run[[CLIP_FRACTION, MASKED_FRACTION]].dropna()
+    return len(both) > 0 and bool(np.allclose(both[CLIP_FRACTION], both[MASKED_FRACTION], rtol=0, atol=1e-12))

@@ -1,0 +1,261 @@
+"""The Optuna side of ``ppog-zoo train -optimize``: storage, heartbeat, strict trial cap, sampler seed, report.
+
+:class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` uses these pieces (see its docstring for what each does for
+the user). They are functions of plain Optuna objects, so each is testable without the zoo. What the search does:
+
+* without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
+  an interrupted search resumes where it stopped (the zoo's default is an in-memory study that is lost);
+* ``--study-name`` defaults to ``<algo>-<env>`` (e.g. ``ppog-CartPole-v1``), also with ``--storage``: all
+  workers started with the same command line then join the same study (the zoo let Optuna draw a random
+  name, which silently split a distributed search);
+* RDB storages (SQLite, PostgreSQL, MySQL URLs) are opened with Optuna's heartbeat: a worker killed
+  mid-trial stops sending heartbeats and, once the grace period has passed, the next trial started by any
+  worker (or the end of any worker's search) marks that trial FAIL and reports it on stderr;
+* ``--max-total-trials`` is a strict cap: besides the zoo's ``MaxTrialsCallback`` (which can overshoot by
+  one trial per worker when workers finish at the same moment), each trial checks at its start how many
+  non-failed trials were created before it; a trial beyond the cap is not run and is marked FAIL with the
+  user attribute ``ppog_zoo_over_cap`` (FAIL trials never count toward the cap);
+* a trial whose update hits a non-finite loss (PPOG's ``NonFiniteError``) is pruned, as the zoo prunes the
+  ``ValueError`` that NaNs cause in other algorithms, instead of killing the worker;
+* samplers: ``--fixed-params`` pins raw search-space parameters (Optuna's ``PartialFixedSampler``); TPE uses
+  ``constant_liar`` with an explicit ``--storage`` or ``--n-jobs > 1`` (parallel workers then do not propose
+  the same point for trials still running); the sampler seed is mixed with the number of trials already in
+  the study (a resumed search with a fixed ``--seed`` does not re-propose its first points) and, with an
+  explicit ``--storage``, with the host name and process id (workers started with the same ``--seed`` do not
+  propose identical parameter sets);
+* an unreachable or malformed storage URL is one error line (password hidden), not a SQLAlchemy traceback;
+  ``postgresql://`` URLs go to psycopg 3, the driver SQLAlchemy 2.1 picks for them and the one this project
+  depends on, so the same URL works in ``optuna.load_study``, notebooks and ``optuna-dashboard``;
+* the optimization plots are written next to the report as HTML (``*_history.html``,
+  ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import pickle as pkl
+import random
+import re
+import socket
+import sys
+import time
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from ppog_sb3.zoo.errors import ZooError
+
+DEFAULT_HEARTBEAT_INTERVAL = 60
+DEFAULT_GRACE_PERIOD = 120
+
+
+@dataclass
+class OptimizationSettings:
+    """``ppog-zoo train`` options that the zoo's own parser does not have (given by the CLI to the manager).
+
+    :param heartbeat_interval: seconds between a running trial's heartbeats in an RDB storage (0: no heartbeat)
+    :param grace_period: seconds without a heartbeat after which a RUNNING trial is marked FAIL
+    :param fixed_params: raw search-space parameters pinned for the whole search
+    """
+
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    grace_period: int = DEFAULT_GRACE_PERIOD
+    fixed_params: dict[str, Any] = field(default_factory=dict)
+
+
+class TrialOverCapError(Exception):
+    """Raised at the start of a trial created beyond ``--max-total-trials`` (Optuna marks it FAIL)."""
+
+
+class _DropOverCapLogs(logging.Filter):
+    """Optuna logs every failed trial with its traceback; an over-cap trial is expected, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, TrialOverCapError)
+
+
+@contextmanager
+def quiet_over_cap_trials() -> Iterator[None]:
+    """While a search runs, Optuna's log of an over-cap trial is dropped (the filter is removed afterwards)."""
+    logger = logging.getLogger("optuna.study._optimize")
+    log_filter = _DropOverCapLogs()
+    logger.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(log_filter)
+
+
+def default_study_name(algo: str, env_name: str) -> str:
+    """``<algo>-<env>``, e.g. ``ppog-CartPole-v1`` (``env_name`` is the zoo's name, with ``/`` replaced)."""
+    return f"{algo}-{env_name}"
+
+
+def default_storage_path(log_folder: str, algo: str, study_name: str) -> Path:
+    """``<log-folder>/<algo>/optuna/<study-name>.db``: next to the runs of the same algorithm."""
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)
+    return Path(log_folder) / algo / "optuna" / f"{safe_name}.db"
+
+
+def redact_url(url: str) -> str:
+    """The storage URL with its password hidden (for messages)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message (SQLAlchemy wraps the driver's error in several)."""
+    inner = getattr(error, "orig", None) or error
+    for line in str(inner).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(inner).__name__
+
+
+def _report_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    print(
+        f"ppog-zoo: trial {trial.number} of study '{study.study_name}' sent no heartbeat within the grace period "
+        "(its worker stopped): marked FAIL",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna.storages.BaseStorage:
+    """Open an Optuna storage: a ``.log`` path is a journal file (as in the zoo), anything else an RDB URL.
+
+    RDB storages get Optuna's heartbeat (``heartbeat_interval > 0``); PostgreSQL connections are checked before
+    use (``pool_pre_ping``: a long search outlives idle connections) and time out after 10 s; SQLite waits up
+    to 30 s for a lock (a heartbeat thread and several local workers write to the same file).
+    """
+    if url.endswith(".log"):
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    elif url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 30}}
+
+    heartbeat_kwargs: dict[str, Any] = {}
+    if heartbeat_interval > 0:
+        if grace_period <= heartbeat_interval:
+            raise ZooError(
+                f"--grace-period={grace_period} must be larger than --heartbeat-interval={heartbeat_interval} "
+                "(a live trial would be marked FAIL between two heartbeats)."
+            )
+        # optuna >= 4.9 renamed failed_trial_callback (deprecated) to heartbeat_stale_trial_callback
+        callback_arg = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters
+            else "failed_trial_callback"
+        )
+        heartbeat_kwargs = {
+            "heartbeat_interval": int(heartbeat_interval),
+            "grace_period": int(grace_period),
+            callback_arg: _report_stale_trial,
+        }
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
+        except (IntegrityError, ProgrammingError) as error:
+            # Workers that start together on an empty database race to create Optuna's tables (PostgreSQL:
+            # duplicate key in pg_type): the loser retries, and then finds the tables.
+            if attempt == 4:
+                raise ZooError(f"cannot open the Optuna storage {redact_url(url)}: {first_line(error)}") from error
+            time.sleep(0.5 + random.random())
+        except Exception as error:
+            raise ZooError(f"cannot open the Optuna storage {redact_url(url)}: {first_line(error)}") from error
+    raise AssertionError("unreachable")
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Mark FAIL the RUNNING trials whose worker stopped sending heartbeats (no-op without heartbeat)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def sampler_seed(seed: int, n_existing_trials: int, explicit_storage: bool) -> int:
+    """The sampler seed mixed with the trials already in the study (a resumed search does not re-propose its first
+    points) and, with an explicit storage, with host and process id (workers with the same ``--seed`` differ)."""
+    mix = n_existing_trials
+    if explicit_storage:
+        mix += zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode())
+    return (int(seed) + mix) % 2**32
+
+
+def check_total_trials_cap(trial: optuna.Trial, max_total_trials: int) -> None:
+    """Raise :class:`TrialOverCapError` when ``max_total_trials`` non-failed trials were created before this one."""
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    before = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
+    if before >= max_total_trials:
+        trial.set_user_attr("ppog_zoo_over_cap", f"not run: --max-total-trials={max_total_trials} reached")
+        print(
+            f"Trial {trial.number} not run: the study already has --max-total-trials={max_total_trials} "
+            "trials (marked FAIL, user attribute ppog_zoo_over_cap)",
+            flush=True,
+        )
+        raise TrialOverCapError(f"over --max-total-trials={max_total_trials}")
+
+
+def print_summary(study: optuna.Study) -> None:
+    """The zoo's end-of-search summary, plus trials by state, and no crash when no trial completed."""
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name: sum(1 for t in trials if t.state == state) for state in TrialState}
+    print("Number of finished trials: ", sum(1 for t in trials if t.state.is_finished()))
+    print("Trials by state: " + ", ".join(f"{name} {count}" for name, count in counts.items() if count))
+    try:
+        best = study.best_trial
+    except ValueError:
+        print("No completed trial yet: no best trial")
+        return
+    print("Best trial:")
+    print("Value: ", best.value)
+    print("Params: ")
+    for key, value in best.params.items():
+        print(f"    {key}: {value}")
+    print("User Attributes: ")
+    for key, value in best.user_attrs.items():
+        print(f"    {key}: {value}")
+
+
+def write_report(study: optuna.Study, log_path: str, plots: bool, verbose: int) -> None:
+    """``<log_path>.csv`` and ``.pkl`` as the zoo writes them; the plots as HTML files (the zoo's ``fig.show()``
+    needs a browser) when plotly is installed."""
+    if verbose:
+        print(f"Writing report to {log_path}")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    study.trials_dataframe().to_csv(f"{log_path}.csv")
+    with open(f"{log_path}.pkl", "wb+") as file:
+        pkl.dump(study, file)
+    if not plots:
+        return
+    try:
+        from optuna.visualization import plot_optimization_history, plot_param_importances
+
+        plot_optimization_history(study).write_html(f"{log_path}_history.html")
+        plot_param_importances(study).write_html(f"{log_path}_importances.html")
+    except (ImportError, ValueError, RuntimeError, ZeroDivisionError):
+        pass  # plotly missing, or too few completed trials for importances
