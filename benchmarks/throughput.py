@@ -10,7 +10,9 @@ untimed warm-up rollout + update, then time ``--rollouts`` rollouts + updates. T
 between rounds so drifts of a shared machine's load hit all alike. Printed: env-steps/s per round, the mean of each
 variant, the ratio to SB3 PPO, the peak resident memory of each process (and peak CUDA memory on a GPU), and where
 the time goes: seconds per rollout (environment stepping + inference forward passes) and per update (``n_epochs``
-passes of forward + backward + Adam over the rollout), so a ratio can be read against what each phase costs.
+passes of forward + backward + Adam over the rollout), each beside its bound measured in the same process with the
+same settings (rollout: the env stepping alone + the inference forward passes alone; update: the forward + backward
+passes alone, see ``_bounds``), so a ratio can be read against what each phase costs.
 
 Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
@@ -89,6 +91,64 @@ def _time_phases(model) -> dict[str, float]:
     return totals
 
 
+def _bounds(model, device: str) -> dict[str, float]:
+    """What each phase's arithmetic alone costs, per rollout of ``n_steps * n_envs`` env-steps, in the same process
+    and with the model's own settings (network, channels_last, precision):
+
+    - ``emulation_s``: the env stepping with random actions, nothing else;
+    - ``inference_s``: ``n_steps`` forward passes of an ``n_envs`` batch (the policy's actions and values);
+    - ``arithmetic_s``: forward + backward of ``n_epochs * n_steps * n_envs`` samples in ``batch_size`` minibatches
+      through the policy network, with a fixed loss: the update without buffer, distribution objects, Adam, logging.
+    """
+    import numpy as np
+    import torch as th
+
+    env, policy = model.env, model.policy
+    n_steps, n_envs, batch = model.n_steps, model.n_envs, model.batch_size
+    autocast = model._autocast() if hasattr(model, "_autocast") else th.autocast(model.device.type, enabled=False)
+    to_input = model._model_input if hasattr(model, "_model_input") else (lambda obs: obs)
+    sync = th.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    env.reset()
+    actions = np.stack([env.action_space.sample() for _ in range(n_envs)])
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        env.step(actions)
+    emulation = time.perf_counter() - start
+
+    obs = th.as_tensor(env.reset(), device=model.device)
+    policy.set_training_mode(False)
+    with th.inference_mode(), autocast:
+        policy(to_input(obs))  # warm-up
+        sync()
+        start = time.perf_counter()
+        for _ in range(n_steps):
+            policy(to_input(obs))
+        sync()
+    inference = time.perf_counter() - start
+
+    policy.set_training_mode(True)
+    frames = th.randint(0, 256, (batch, *model.observation_space.shape), dtype=th.uint8, device=model.device)
+    minibatch = to_input(frames)
+    taken = th.zeros(batch, dtype=th.long, device=model.device)
+    n_minibatches = model.n_epochs * n_steps * n_envs // batch
+
+    def step():
+        with autocast:
+            values, log_prob, entropy = policy.evaluate_actions(minibatch, taken)
+        (values.float().pow(2).mean() - log_prob.float().mean() - entropy.float().mean()).backward()
+
+    step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(n_minibatches):
+        step()
+    sync()
+    arithmetic = time.perf_counter() - start
+    policy.optimizer.zero_grad()
+    return {"emulation_s": emulation, "inference_s": inference, "arithmetic_s": arithmetic}
+
+
 def _worker(variant: str, rollouts: int, device: str, seed: int) -> None:
     """One timed measurement, printed as a JSON line."""
     import torch as th
@@ -117,6 +177,7 @@ def _worker(variant: str, rollouts: int, device: str, seed: int) -> None:
     }
     if device.startswith("cuda"):
         result["peak_cuda_mib"] = th.cuda.max_memory_allocated() / 2**20
+    result.update(_bounds(model, device))
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -173,11 +234,17 @@ def main() -> None:
     for variant, rows in results.items():
         means[variant] = sum(r["steps"] for r in rows) / sum(r["seconds"] for r in rows)
         peak = max(r["peak_rss_mib"] for r in rows)
-        collect = sum(r["collect_s_per_rollout"] for r in rows) / len(rows)
-        train = sum(r["train_s_per_update"] for r in rows) / len(rows)
+        mean = {key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key.endswith("_s") or "_s_" in key}
         print(
-            f"  {variant:14s} {means[variant]:8.1f} env-steps/s   rollout {collect:.2f} s + update {train:.2f} s "
-            f"per {N_ENVS * ZOO_ATARI['n_steps']} steps   peak RSS {peak:.0f} MiB"
+            f"  {variant:14s} {means[variant]:8.1f} env-steps/s   rollout {mean['collect_s_per_rollout']:.2f} s "
+            f"+ update {mean['train_s_per_update']:.2f} s per {N_ENVS * ZOO_ATARI['n_steps']} steps   peak RSS {peak:.0f} MiB"
+        )
+        bound = mean["emulation_s"] + mean["inference_s"]
+        print(
+            f"  {'':14s} bounds: rollout {bound:.2f} s (emulation {mean['emulation_s']:.2f} + inference "
+            f"{mean['inference_s']:.2f}), update {mean['arithmetic_s']:.2f} s (forward+backward alone); "
+            f"overhead rollout {mean['collect_s_per_rollout'] - bound:+.2f} s, update "
+            f"{mean['train_s_per_update'] - mean['arithmetic_s']:+.2f} s"
         )
     if "ppo" in means:
         for variant in means:
