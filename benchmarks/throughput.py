@@ -19,6 +19,8 @@ Variants:
   ppog-fp32  PPOG, same env and settings as ppo (the algorithm alone: loss, buffer, inference-mode rollouts)
   ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env), precision="auto" (bf16 where
              native), channels_last=True: what zoo_configs/ppog.yml trains with
+  ppog-fast-frames
+             ppog-fast with FrameStackRolloutBuffer (each frame stored once)
   ppog-fast-fp32 / ppog-fast-bf16
              the same with the precision forced (on a GPU: `--device cuda --variants ppo ppog-fast-fp32 ppog-fast-bf16`;
              forcing bf16 on a CPU without native bf16 emulates it: much slower)
@@ -45,7 +47,7 @@ ZOO_ATARI = dict(
     ent_coef=0.01,
 )
 N_ENVS = 8
-VARIANTS = ("ppo", "ppog-fp32", "ppog-fast", "ppog-fast-fp32", "ppog-fast-bf16")
+VARIANTS = ("ppo", "ppog-fp32", "ppog-fast", "ppog-fast-fp32", "ppog-fast-bf16", "ppog-fast-frames")
 
 
 def _build(variant: str, device: str, seed: int):
@@ -59,11 +61,16 @@ def _build(variant: str, device: str, seed: int):
     from ppog_sb3 import PPOG
 
     gym.register_envs(ale_py)
-    fast_precision = {"ppog-fast": "auto", "ppog-fast-fp32": "fp32", "ppog-fast-bf16": "bf16"}
+    fast_precision = {"ppog-fast": "auto", "ppog-fast-fp32": "fp32", "ppog-fast-bf16": "bf16", "ppog-fast-frames": "auto"}
     if variant in fast_precision:
         env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed)
         precision = fast_precision[variant]
-        return PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=seed, device=device, **ZOO_ATARI)
+        extra = {}
+        if variant == "ppog-fast-frames":
+            from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
+
+            extra = dict(rollout_buffer_class=FrameStackRolloutBuffer, rollout_buffer_kwargs={"frame_stack": 4})
+        return PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=seed, device=device, **extra, **ZOO_ATARI)
     env = VecFrameStack(make_atari_env("SpaceInvadersNoFrameskip-v4", n_envs=N_ENVS, seed=seed), n_stack=4)
     if variant == "ppo":
         return PPO("CnnPolicy", env, seed=seed, device=device, **ZOO_ATARI)

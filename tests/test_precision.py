@@ -62,3 +62,23 @@ def test_auto_precision_follows_the_hardware():
     model = PPOG("MlpPolicy", "CartPole-v1", precision="auto", device="cpu")
     assert model._use_bf16 == has_native_bf16(th.device("cpu"))
     assert model.precision == "auto"
+
+
+def test_cnn_policy_feeds_bf16_images_directly_under_autocast():
+    """Under bf16 autocast PPOG's CnnPolicy computes bf16(obs) / 255 (no float32 copy); without it, SB3's preprocessing."""
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    model = PPOG("CnnPolicy", image_vec_env(), **CNN)
+    policy = model.policy
+    assert isinstance(policy, ActorCriticCnnPolicy)
+    observations, _ = random_batch(model)
+    extractor = policy.features_extractor
+    with th.no_grad():
+        fp32 = policy.extract_features(observations)
+        assert th.equal(fp32, extractor(preprocess_obs(observations, model.observation_space)))  # SB3's, exactly
+        with th.autocast("cpu", dtype=th.bfloat16):
+            bf16 = policy.extract_features(observations)
+            assert th.equal(bf16, extractor(observations.to(th.bfloat16) / 255.0))
+            sb3_way = extractor(observations.float() / 255.0)
+    th.testing.assert_close(bf16.float(), sb3_way.float(), rtol=0.02, atol=0.02)  # the same math, bf16 rounding

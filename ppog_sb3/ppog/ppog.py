@@ -10,7 +10,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
@@ -27,6 +27,7 @@ from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
 from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES, InvalidArgumentError
 from ppog_sb3.ppog.live_schedules import LiveSchedules
+from ppog_sb3.ppog.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfPPOG = TypeVar("SelfPPOG", bound="PPOG")
 
@@ -120,9 +121,9 @@ class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
     )
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": ActorCriticPolicy,
-        "CnnPolicy": ActorCriticCnnPolicy,
-        "MultiInputPolicy": MultiInputActorCriticPolicy,
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,  # SB3's, feeding images to bf16 autocast without a float32 copy (ppog/policies.py)
+        "MultiInputPolicy": MultiInputPolicy,
     }
 
     def __init__(
