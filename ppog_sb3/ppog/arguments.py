@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space
 
+from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
 from ppog_sb3.common.schedules import parse_schedule
 
 SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -102,3 +104,30 @@ def check_action_space(action_space: spaces.Space) -> None:
             f"Unsupported action space {action_space!r}: PPOG supports "
             f"{', '.join(s.__name__ for s in SUPPORTED_ACTION_SPACES)}."
         )
+
+
+def rollout_buffer_kwargs(
+    buffer_class: type,
+    user_kwargs: dict[str, Any],
+    advantage_estimator: str,
+    channels_last: bool,
+    observation_space: spaces.Space,
+) -> dict[str, Any]:
+    """The rollout buffer's kwargs: a copy of the user's, plus ``advantage_estimator`` and ``channels_last`` for PPOG's
+    buffers; ``rollout_buffer_kwargs['advantage_estimator']`` may not contradict the ``advantage_estimator`` argument."""
+    kwargs = dict(user_kwargs)
+    if issubclass(buffer_class, (PPOGRolloutBuffer, PPOGDictRolloutBuffer)):
+        given = kwargs.setdefault("advantage_estimator", advantage_estimator)
+        if given != advantage_estimator:
+            raise InvalidArgumentError(
+                f"rollout_buffer_kwargs['advantage_estimator']={given!r} contradicts "
+                f"advantage_estimator={advantage_estimator!r}: set it once, with the advantage_estimator argument."
+            )
+        if issubclass(buffer_class, PPOGRolloutBuffer) and channels_last:
+            kwargs.setdefault("channels_last", is_image_space(observation_space, check_channels=False))
+    elif advantage_estimator != "gae":
+        raise InvalidArgumentError(
+            f"advantage_estimator={advantage_estimator!r} needs PPOG's rollout buffer, "
+            f"but rollout_buffer_class={buffer_class.__name__} was given."
+        )
+    return kwargs

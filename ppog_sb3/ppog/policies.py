@@ -41,7 +41,7 @@ class Bf16ImageInput(BasePolicy):
         return super().extract_features(obs, features_extractor)
 
 
-class CnnPolicy(ActorCriticCnnPolicy, Bf16ImageInput):
+class CnnPolicy(ActorCriticCnnPolicy, Bf16ImageInput):  # type: ignore[misc]  # SB3 overrides extract_features with another signature
     """SB3's ``ActorCriticCnnPolicy`` (its ``extract_features`` calls :class:`Bf16ImageInput`'s, module docstring)."""
 
 

@@ -11,8 +11,6 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.preprocessing import is_image_space
-from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
@@ -20,13 +18,13 @@ from torch.nn import functional as F
 from ppog_sb3.common.buffers import ADVANTAGE_ESTIMATORS, PPOGDictRolloutBuffer, PPOGRolloutBuffer
 from ppog_sb3.common.finite import first_non_finite, non_finite_error
 from ppog_sb3.common.losses import POLICY_LOSSES, clip_fraction
-from ppog_sb3.common.optimizer import map_single_group_state
 from ppog_sb3.common.precision import channels_last_input, use_bf16
 from ppog_sb3.common.resume import ExactResumeMixin
 from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
-from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES, InvalidArgumentError
+from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES
 from ppog_sb3.ppog.live_schedules import LiveSchedules
+from ppog_sb3.ppog.optimizer import ActorCriticOptimizer
 from ppog_sb3.ppog.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfPPOG = TypeVar("SelfPPOG", bound="PPOG")
@@ -34,7 +32,7 @@ SelfPPOG = TypeVar("SelfPPOG", bound="PPOG")
 PRECISIONS = ("fp32", "bf16", "auto")
 
 
-class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
+class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgorithm):
     """
     PPOG: PPO, Gilad's version (masked-gradient policy loss, entropy-coefficient decay, separate critic rate).
 
@@ -244,7 +242,9 @@ class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
             )
         # The buffer gets the user's kwargs plus PPOG's; the user's dict (saved with the model) is left as given.
         user_kwargs = self.rollout_buffer_kwargs
-        self.rollout_buffer_kwargs = self._buffer_kwargs(user_kwargs)
+        self.rollout_buffer_kwargs = arguments.rollout_buffer_kwargs(
+            self.rollout_buffer_class, user_kwargs, self.advantage_estimator, self.channels_last, self.observation_space
+        )
         try:
             super()._setup_model()
         finally:
@@ -260,65 +260,6 @@ class PPOG(LiveSchedules, ExactResumeMixin, OnPolicyAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_check_observations", "_use_bf16", "_schedule_sources"]
-
-    def _buffer_kwargs(self, user_kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The rollout buffer's kwargs: the user's, plus ``advantage_estimator`` and ``channels_last`` for PPOG's buffers."""
-        assert self.rollout_buffer_class is not None
-        kwargs = dict(user_kwargs)
-        if issubclass(self.rollout_buffer_class, (PPOGRolloutBuffer, PPOGDictRolloutBuffer)):
-            given = kwargs.setdefault("advantage_estimator", self.advantage_estimator)
-            if given != self.advantage_estimator:
-                raise InvalidArgumentError(
-                    f"rollout_buffer_kwargs['advantage_estimator']={given!r} contradicts "
-                    f"advantage_estimator={self.advantage_estimator!r}: set it once, with the advantage_estimator argument."
-                )
-            if issubclass(self.rollout_buffer_class, PPOGRolloutBuffer) and self.channels_last:
-                kwargs.setdefault("channels_last", is_image_space(self.observation_space, check_channels=False))
-        elif self.advantage_estimator != "gae":
-            raise InvalidArgumentError(
-                f"advantage_estimator={self.advantage_estimator!r} needs PPOG's rollout buffer, "
-                f"but rollout_buffer_class={self.rollout_buffer_class.__name__} was given."
-            )
-        return kwargs
-
-    def _build_optimizer(self) -> None:
-        """Rebuild the policy's optimizer with an ``actor`` and a ``critic`` parameter group."""
-        policy = self.policy
-        critic_modules = [
-            getattr(policy, "value_net", None),
-            getattr(getattr(policy, "mlp_extractor", None), "value_net", None),
-        ]
-        if not getattr(policy, "share_features_extractor", True):
-            critic_modules.append(getattr(policy, "vf_features_extractor", None))
-        critic_ids = {id(p) for module in critic_modules if module is not None for p in module.parameters()}
-        actor_params = [p for p in policy.parameters() if id(p) not in critic_ids]
-        critic_params = [p for p in policy.parameters() if id(p) in critic_ids]
-        groups: list[dict[str, Any]] = [{"params": actor_params, "name": "actor"}]
-        if critic_params:
-            vf_lr = self.lr_schedule(1) if self.vf_lr_schedule is None else self.vf_lr_schedule(1)
-            groups.append({"params": critic_params, "name": "critic", "lr": vf_lr})
-        policy.optimizer = policy.optimizer_class(groups, lr=self.lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
-
-    def set_parameters(
-        self, load_path_or_dict: str | dict[str, Any], exact_match: bool = True, device: th.device | str = "auto"
-    ) -> None:
-        """SB3's ``set_parameters``, also from a model with one optimizer parameter group (SB3's ``PPO``).
-
-        PPOG's optimizer has an ``actor`` and a ``critic`` group (for ``vf_learning_rate``); PPO's has one. Its Adam
-        state is mapped parameter by parameter onto PPOG's groups (the policies' parameter order is the same for the
-        same architecture); PPOG's group settings (learning rates) stay. So ``ppog.set_parameters(ppo.get_parameters())``
-        and ``ppog.set_parameters("ppo_model.zip")`` copy a PPO's policy and optimizer into PPOG.
-        """
-        if isinstance(load_path_or_dict, dict):
-            params = load_path_or_dict
-        else:
-            _, params, _ = load_from_zip_file(load_path_or_dict, device=device, load_data=False)
-            assert params is not None
-        optimizer_state = params.get("policy.optimizer")
-        if optimizer_state is not None and len(optimizer_state["param_groups"]) != len(self.policy.optimizer.param_groups):
-            mapped = map_single_group_state(optimizer_state, self.policy.optimizer, list(self.policy.parameters()))
-            params = {**params, "policy.optimizer": mapped}
-        super().set_parameters(params, exact_match=exact_match, device=device)
 
     def _model_input(self, obs: Any) -> Any:
         """Image observations in channels-last layout when asked for (see :func:`channels_last_input`)."""
