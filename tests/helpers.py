@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
 
 
 class SmallImageEnv(gym.Env):
@@ -47,6 +48,17 @@ class SmallImageEnv(gym.Env):
 
     def render(self):
         return np.repeat(self._last[..., :1] if self._last.shape[-1] <= 4 else self._last[:1].transpose(1, 2, 0), 3, -1)
+
+
+class CrashAfterCheckpoint(BaseCallback):
+    """Stops training right after the checkpoint at call ``at_call`` is written, as a crash would."""
+
+    def __init__(self, at_call: int):
+        super().__init__()
+        self.at_call = at_call
+
+    def _on_step(self) -> bool:
+        return self.n_calls < self.at_call
 
 
 # A small CnnPolicy setup shared by the precision and CUDA tests: 4-channel 36x36 frames, 2 envs, a tiny CNN.

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from helpers import SmallImageEnv
+from helpers import CrashAfterCheckpoint, SmallImageEnv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
+from stable_baselines3.common.callbacks import CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecFrameStack, VecTransposeImage
 
@@ -128,15 +128,6 @@ def test_training_is_bit_for_bit_the_same_fast_atari_path():
         assert th.equal(value, compact.policy.state_dict()[key]), key
 
 
-class StopAt(BaseCallback):
-    def __init__(self, at_call: int):
-        super().__init__()
-        self.at_call = at_call
-
-    def _on_step(self) -> bool:
-        return self.n_calls < self.at_call
-
-
 def test_mid_rollout_checkpoint_resumes_exactly(tmp_path):
     kwargs = dict(
         n_steps=32,
@@ -155,7 +146,7 @@ def test_mid_rollout_checkpoint_resumes_exactly(tmp_path):
     env_b = _small_framestack_env()
     first = PPOG("CnnPolicy", env_b, **kwargs)
     # a crash right after the checkpoint at 88 steps = one rollout of 64 + 12 steps x 2 envs
-    first.learn(192, callback=[CheckpointCallback(save_freq=44, save_path=str(tmp_path)), StopAt(44)])
+    first.learn(192, callback=[CheckpointCallback(save_freq=44, save_path=str(tmp_path)), CrashAfterCheckpoint(44)])
     resumed = PPOG.load(tmp_path / "rl_model_88_steps.zip", env=env_b, force_reset=False)
     assert resumed.rollout_buffer.pos == 0 and resumed._resume_rollout is not None
     resumed.learn(192 - 88, reset_num_timesteps=False)

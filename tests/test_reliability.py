@@ -14,8 +14,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from helpers import CrashAfterCheckpoint
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
+from stable_baselines3.common.callbacks import CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from ppog_sb3 import PPOG, NonFiniteError
@@ -34,17 +35,6 @@ def _same_state(a: PPOG, b: PPOG) -> None:
             assert th.equal(th.as_tensor(value), th.as_tensor(opt_b["state"][index][name])), (index, name)
     assert a.num_timesteps == b.num_timesteps and a._n_updates == b._n_updates
     assert a.current_ent_coef == b.current_ent_coef
-
-
-class CrashAfterCheckpoint(BaseCallback):
-    """Stops training right after the checkpoint at `at_call` is written, as a crash would."""
-
-    def __init__(self, at_call: int):
-        super().__init__()
-        self.at_call = at_call
-
-    def _on_step(self) -> bool:
-        return self.n_calls < self.at_call
 
 
 @pytest.mark.parametrize("save_freq", [80, 88], ids=["end-of-rollout", "mid-rollout"])
