@@ -8,8 +8,8 @@
   action space). ``load`` keeps them *on the model* and leaves the process's generators alone (SB3's own ``load``
   reseeds them with the model's ``seed``; that is undone too): an evaluation script that loads a model keeps its own
   random streams. They are put back only where exact resume needs them: at the next
-  ``learn(..., reset_num_timesteps=False)``, the call that continues the saved run (``set_random_seed`` discards
-  them: an explicit seed wins).
+  ``learn(..., reset_num_timesteps=False)`` that continues the saved run on the loaded env state (``load(...,
+  force_reset=False)``); a new run, an env reset or ``set_random_seed`` (an explicit seed wins) discards them.
 - **Partial rollouts.** A save during a rollout (by a callback: ``CheckpointCallback``, the zoo's ``--save-freq``)
   also stores the steps collected so far, and the loaded model continues that rollout. The mixin's
   ``collect_rollouts`` (SB3's loop, with ``callback.on_step()`` after ``rollout_buffer.add``) does this; an algorithm
