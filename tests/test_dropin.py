@@ -35,10 +35,11 @@ class RecordingLogger(Logger):
         super().record(key, value, exclude)
 
 
-def _recorded(model, total: int) -> dict[str, list]:
+def _recorded(model, total: int, callback=None) -> dict[str, list]:
+    """Train ``model`` for ``total`` steps; every value its logger recorded, per key."""
     logger = RecordingLogger()
     model.set_logger(logger)
-    model.learn(total)
+    model.learn(total, callback=callback)
     return logger.history
 
 
@@ -178,17 +179,10 @@ class SetAtUpdate(BaseCallback):
         return True
 
 
-def _learn_recording(model, total: int, callback) -> dict[str, list]:
-    logger = RecordingLogger()
-    model.set_logger(logger)
-    model.learn(total, callback=callback)
-    return logger.history
-
-
 def test_live_ent_coef_learning_rates_and_clip_range():
     model = PPOG("MlpPolicy", _cartpole(), ent_coef=0.1, vf_learning_rate=2e-4, **TINY)
     changes = dict(ent_coef=0.3, learning_rate=1e-5, vf_learning_rate=5e-5, clip_range=0.05)
-    history = _learn_recording(model, 4 * 32, SetAtUpdate(3, **changes))
+    history = _recorded(model, 4 * 32, SetAtUpdate(3, **changes))
     assert history["train/ent_coef"] == [0.1, 0.1, 0.3, 0.3]
     assert history["train/learning_rate"] == [3e-4, 3e-4, 1e-5, 1e-5]
     assert history["train/vf_learning_rate"] == [2e-4, 2e-4, 5e-5, 5e-5]
@@ -199,7 +193,7 @@ def test_live_ent_coef_learning_rates_and_clip_range():
 
 def test_live_decay_and_floor_continue_from_the_reached_coefficient(tmp_path):
     model = PPOG("MlpPolicy", _cartpole(), ent_coef=0.1, ent_coef_decay=0.5, **TINY)
-    history = _learn_recording(model, 5 * 32, SetAtUpdate(3, ent_coef_decay=0.9, ent_coef_min=0.02))
+    history = _recorded(model, 5 * 32, SetAtUpdate(3, ent_coef_decay=0.9, ent_coef_min=0.02))
     expected = [0.05, 0.025, 0.025 * 0.9, max(0.02, 0.025 * 0.81), max(0.02, 0.025 * 0.729)]
     assert history["train/ent_coef"] == pytest.approx(expected, rel=1e-12)
 
