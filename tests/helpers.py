@@ -50,6 +50,15 @@ class SmallImageEnv(gym.Env):
         return np.repeat(self._last[..., :1] if self._last.shape[-1] <= 4 else self._last[:1].transpose(1, 2, 0), 3, -1)
 
 
+def assert_same_parameters(a, b) -> None:
+    """Two models' policies hold exactly the same parameters (``torch.equal``, key by key)."""
+    import torch as th
+
+    params_b = b.policy.state_dict()
+    for key, value in a.policy.state_dict().items():
+        assert th.equal(value, params_b[key]), key
+
+
 class CrashAfterCheckpoint(BaseCallback):
     """Stops training right after the checkpoint at call ``at_call`` is written, as a crash would."""
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from helpers import assert_same_parameters
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -96,8 +97,7 @@ def test_ppo_parameters_move_into_ppog(tmp_path):
     for source in (ppo.get_parameters(), str(tmp_path / "ppo.zip")):
         ppog = PPOG("MlpPolicy", _cartpole(), vf_learning_rate=1e-4, **kwargs)
         ppog.set_parameters(source)
-        for key, value in ppo.policy.state_dict().items():
-            assert th.equal(value, ppog.policy.state_dict()[key]), key
+        assert_same_parameters(ppo, ppog)
         for ppo_param, ppog_param in zip(ppo.policy.parameters(), ppog.policy.parameters()):
             ppo_state, ppog_state = ppo.policy.optimizer.state[ppo_param], ppog.policy.optimizer.state[ppog_param]
             assert ppo_state.keys() == ppog_state.keys() and ppo_state

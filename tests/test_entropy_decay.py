@@ -2,6 +2,7 @@
 
 import pytest
 import torch as th
+from helpers import assert_same_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_util import make_vec_env
@@ -73,5 +74,4 @@ def test_save_load_continues_decay_and_parameters(tmp_path):
 
     assert resumed._n_train_updates == reference._n_train_updates == 10
     assert resumed.current_ent_coef == reference.current_ent_coef
-    for key, value in reference.policy.state_dict().items():
-        assert th.equal(value, resumed.policy.state_dict()[key]), key
+    assert_same_parameters(reference, resumed)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from helpers import CrashAfterCheckpoint, SmallImageEnv
+from helpers import CrashAfterCheckpoint, SmallImageEnv, assert_same_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.buffers import RolloutBuffer
@@ -112,8 +112,7 @@ def test_training_is_bit_for_bit_the_same_sb3_frame_stack(channels_last):
     kwargs = dict(channels_last=channels_last, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16)))
     reference = _train(_small_framestack_env(), buffer=False, **kwargs)
     compact = _train(_small_framestack_env(), buffer=True, **kwargs)
-    for key, value in reference.policy.state_dict().items():
-        assert th.equal(value, compact.policy.state_dict()[key]), key
+    assert_same_parameters(reference, compact)
 
 
 @pytest.mark.slow
@@ -124,8 +123,7 @@ def test_training_is_bit_for_bit_the_same_fast_atari_path():
     reference = _train(ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=2, seed=1), buffer=False, **kwargs)
     compact = _train(ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=2, seed=1), buffer=True, **kwargs)
     assert compact.rollout_buffer.episode_starts[1:].any(), "no life loss in the rollout: the padding was not exercised"
-    for key, value in reference.policy.state_dict().items():
-        assert th.equal(value, compact.policy.state_dict()[key]), key
+    assert_same_parameters(reference, compact)
 
 
 def test_mid_rollout_checkpoint_resumes_exactly(tmp_path):
@@ -150,5 +148,4 @@ def test_mid_rollout_checkpoint_resumes_exactly(tmp_path):
     resumed = PPOG.load(tmp_path / "rl_model_88_steps.zip", env=env_b, force_reset=False)
     assert resumed.rollout_buffer.pos == 0 and resumed._resume_rollout is not None
     resumed.learn(192 - 88, reset_num_timesteps=False)
-    for key, value in uninterrupted.policy.state_dict().items():
-        assert th.equal(value, resumed.policy.state_dict()[key]), key
+    assert_same_parameters(uninterrupted, resumed)

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from helpers import CrashAfterCheckpoint
+from helpers import CrashAfterCheckpoint, assert_same_parameters
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -26,8 +26,7 @@ RESUME = dict(ent_coef=0.05, ent_coef_decay=0.9, ent_coef_min=0.01, learning_rat
 
 
 def _same_state(a: PPOG, b: PPOG) -> None:
-    for key, value in a.policy.state_dict().items():
-        assert th.equal(value, b.policy.state_dict()[key]), key
+    assert_same_parameters(a, b)
     opt_a, opt_b = a.policy.optimizer.state_dict(), b.policy.optimizer.state_dict()
     assert [g["lr"] for g in opt_a["param_groups"]] == [g["lr"] for g in opt_b["param_groups"]]
     for index, state in opt_a["state"].items():
@@ -168,8 +167,7 @@ def test_same_seed_same_result_cartpole():
         return model
 
     a, b = run(), run()
-    for key, value in a.policy.state_dict().items():
-        assert th.equal(value, b.policy.state_dict()[key]), key
+    assert_same_parameters(a, b)
 
 
 def test_bad_files(tmp_path):
@@ -242,6 +240,5 @@ def test_same_seed_same_result_fast_atari_path():
 
     a, b = run(), run()
     assert a.num_timesteps == b.num_timesteps == 128
-    for key, value in a.policy.state_dict().items():
-        assert th.equal(value, b.policy.state_dict()[key]), key
+    assert_same_parameters(a, b)
     np.testing.assert_array_equal(a.rollout_buffer.observations, b.rollout_buffer.observations)
