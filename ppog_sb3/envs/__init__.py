@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ppog_sb3.envs.games import list_games, resolve_game
+from ppog_sb3.envs.minatar import minatar_id, register_minatar_envs
 from ppog_sb3.envs.registration import env_id, is_plugin_id, register_envs
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ __all__ = [
     "is_plugin_id",
     "list_games",
     "make_atari_vec_env",
+    "minatar_id",
     "register_envs",
+    "register_minatar_envs",
     "resolve_game",
 ]
 

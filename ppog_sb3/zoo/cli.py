@@ -22,6 +22,8 @@ described in :mod:`ppog_sb3.zoo.seams`, so every zoo flag keeps its meaning and
   and ``record_video``). ``--vec-env`` does not apply to those ids.
 - ``compare``: PPOG-vs-PPO plots from zoo log folders, ``ppog_sb3.zoo.compare.main(argv)``, imported when the command
   runs; while that module does not exist, ``ppog-zoo compare`` prints one line and exits with 2.
+- ``study``: a many-seed study of zoo runs (``run``, resumable; ``status``; ``random``; ``report`` with rliable
+  statistics), :mod:`ppog_sb3.zoo.study`.
 - Errors are one line on stderr, ``ppog-zoo COMMAND: error: ...``, with exit code 2 for bad arguments and 1 for
   anything else (bad config, unreachable storage, ...); ``PPOG_ZOO_DEBUG=1`` shows the traceback instead.
 
@@ -252,6 +254,15 @@ register_command("plot_train", _plot_command("plot_train"), "plot the training r
 register_command("plot_from_file", _plot_command("plot_from_file"), "plots from a file made by all_plots")
 register_command("all_plots", _plot_command("all_plots"), "evaluation plots of several algorithms/envs")
 register_command("compare", _run_compare, "PPOG-vs-PPO comparison plots from zoo log folders")
+
+
+def _run_study(argv: list[str]) -> int | None:
+    from ppog_sb3.zoo.study import main as study_main
+
+    return study_main(argv)
+
+
+register_command("study", _run_study, "many-seed studies: run (resumable), status, random scores, report (rliable)")
 
 
 # ---------------------------------------------------------------------- dispatcher
