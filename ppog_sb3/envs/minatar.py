@@ -63,7 +63,5 @@ def register_minatar_envs() -> list[str]:
                 ids.append(id_)
             if id_ in gym.registry:
                 continue
-            gym.register(
-                id=id_, entry_point=ENTRY_POINT, kwargs={"game": game, "use_minimal_action_set": version == 1}
-            )
+            gym.register(id=id_, entry_point=ENTRY_POINT, kwargs={"game": game, "use_minimal_action_set": version == 1})
     return ids

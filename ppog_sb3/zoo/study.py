@@ -223,7 +223,8 @@ def code_version() -> str:
     checkout = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "ppog_sb3"], capture_output=True, text=True)
+        status = ["git", "-C", str(checkout), "status", "--porcelain", "ppog_sb3"]
+        dirty = subprocess.run(status, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
