@@ -238,6 +238,11 @@ def _say(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def _relative_run(run: Run) -> Run:
+    arm = Arm(run.arm.name, run.arm.algo, Path(run.arm.conf.name), run.arm.params)
+    return Run(run.setting, arm, run.game, run.seed, run.n_timesteps)
+
+
 def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
     """Train one run (after removing an unfinished folder of it); write its marker when the process exits with 0.
     The process's output goes to ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers)."""
@@ -272,10 +277,11 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
         "game": run.game,
         "seed": run.seed,
         "n_timesteps": run.n_timesteps,
-        "conf": os.path.relpath(run.arm.conf, folder),
+        "conf": run.arm.conf.name,  # beside the study file
         "params": dict(run.arm.params),
         "run_dir": os.path.relpath(zoo_run_dir(root, run), folder),
-        "command": " ".join(["ppog-zoo", *command[3:]]),
+        # as typed from the study's log root and the study file's folder
+        "command": " ".join(["ppog-zoo", *train_command(_relative_run(run), ".")[3:]]),
         "wall_s": round(wall, 1),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_description(),
