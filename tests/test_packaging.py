@@ -79,9 +79,14 @@ def test_every_import_is_a_declared_dependency():
     assert len(blocks) >= 2
     sources |= {f"README.md python block {i}": block for i, block in enumerate(blocks)}
     benchmark_modules = {p.stem for p in (REPO / "benchmarks").glob("*.py")}  # `from throughput import ...`
+    # Decision: modules that need an extra say so where they import it (a one-line ImportError hint) and are listed
+    # here with it; everything else needs the core dependencies only
+    with_study = core_distributions(("study",))
+    needs_extra = {"ppog_sb3/zoo/study/report.py": with_study}
+    assert undeclared({"rliable"}, core) and not undeclared({"rliable"}, with_study)
     problems = {}
     for name, source in sources.items():
-        for module, why in undeclared(imported_modules(source), core, benchmark_modules).items():
+        for module, why in undeclared(imported_modules(source), needs_extra.get(name, core), benchmark_modules).items():
             problems[f"{name}: import {module}"] = why
     for path in sorted((REPO / "notebooks").glob("*.ipynb")):
         for module, why in undeclared(imported_modules(notebook_code(path)), with_notebooks).items():
@@ -96,7 +101,7 @@ def test_core_environment_lacks_the_extras():
     python = core_python()
     ok = subprocess.run([python, "-c", "import cv2, requests, pygame, psycopg, rl_zoo3, ppog_sb3"], capture_output=True)
     assert ok.returncode == 0, ok.stderr.decode()[-2000:]
-    for module in ("pytest", "IPython", "optuna_dashboard", "nbclient"):
+    for module in ("pytest", "IPython", "optuna_dashboard", "nbclient", "minatar", "rliable"):
         proc = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True)
         assert proc.returncode == 1 and f"No module named '{module}'" in proc.stderr, (module, proc.stderr[-500:])
 
@@ -112,7 +117,7 @@ def test_package_list_names_every_package_and_ships_the_configs():
     on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "ppog_sb3").rglob("__init__.py")}
     assert set(settings["packages"]) == on_disk | {"ppog_sb3.zoo_configs"}
     assert settings["package-dir"] == {"ppog_sb3.zoo_configs": "zoo_configs"}
-    assert settings["package-data"]["ppog_sb3.zoo_configs"] == ["*.yml"]
+    assert settings["package-data"]["ppog_sb3.zoo_configs"] == ["*.yml", "minatar/*.yml"]
     assert sorted(p.name for p in (REPO / "zoo_configs").glob("*.yml")) == ["ppo.yml", "ppog.yml"]
 
 
@@ -145,6 +150,8 @@ def test_wheel_outside_the_checkout_finds_its_configs(tmp_path):
     (wheel,) = dist.glob("ppog_sb3-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"ppog_sb3/zoo_configs/ppog.yml", "ppog_sb3/zoo_configs/ppo.yml", "ppog_sb3/zoo/configs.py"} <= set(names)
+    configs = {f"ppog_sb3/zoo_configs/{p.relative_to(REPO / 'zoo_configs')}" for p in (REPO / "zoo_configs").rglob("*.yml")}
+    assert "ppog_sb3/zoo_configs/minatar/study.yml" in configs and configs <= set(names), sorted(configs - set(names))
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "ppog-zoo = ppog_sb3.zoo.cli:main" in entry_points
     install = subprocess.run(

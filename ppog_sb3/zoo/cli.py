@@ -257,7 +257,7 @@ register_command("compare", _run_compare, "PPOG-vs-PPO comparison plots from zoo
 
 
 def _run_study(argv: list[str]) -> int | None:
-    from ppog_sb3.zoo.study import main as study_main
+    from ppog_sb3.zoo.study.command import main as study_main
 
     return study_main(argv)
 

@@ -1,0 +1,277 @@
+"""``ppog-zoo study report``: the statistics of a study's finished runs, with rliable (Agarwal et al. 2021).
+
+For every finished run (``study_run.yml`` present) the final score is the mean return of its last ``last`` training
+episodes (all envs, monitor files). Per game it is normalized, ``(score - random) / (reference - random)``: random is
+the uniform-random policy's mean (``random_scores.csv``, ``ppog-zoo study random``), reference the mean final score
+of the study's ``reference_arm``. Per setting, over games and seeds:
+
+- the interquartile mean (IQM) of normalized scores of each arm, with a 95% stratified-bootstrap interval;
+- the probability of improvement P(X > Y) (Mann-Whitney per game, averaged over games) for each pair of arms, with a
+  95% stratified independent bootstrap interval;
+- performance profiles: the fraction of runs with a normalized score above tau, with 95% bands.
+
+Written to the output folder: ``report.md`` (the tables, also printed), ``final_scores.csv`` (one row per run),
+``aggregate.png`` (IQM intervals), ``probability_of_improvement.png``, ``performance_profiles.png``, and
+``curves_<setting>.png`` (learning curves per game). Every bootstrap is seeded (``seed``): the same runs give the
+same numbers. Only complete (arm, seed) pairs count, i.e. seeds for which the arm has every game: a stratified
+bootstrap needs each game's runs, and an arm that misses games would be compared on other games.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from ppog_sb3.zoo.compare.plots import algo_color, plot_learning_curves
+from ppog_sb3.zoo.compare.reading import load_run
+from ppog_sb3.zoo.study.spec import RANDOM_SCORES_FILE, Study, StudyError, is_done, marker_path, zoo_run_dir
+
+#: profile thresholds (normalized score)
+TAUS = np.linspace(0.0, 2.0, 41)
+RLIABLE_HINT = 'ppog-zoo study report needs rliable: pip install "ppog-sb3[study]"'
+
+
+def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(per_run, episodes)``: one row per finished run (``setting, arm, algo, game, seed, episodes, timesteps,
+    final_score, wall_s``) and all their episodes (``load_run`` rows plus ``setting, arm, game``)."""
+    rows, tables = [], []
+    for run in study.runs():
+        if not is_done(root, run):
+            continue
+        record = yaml.safe_load(marker_path(root, run).read_text())
+        episodes = load_run(zoo_run_dir(root, run), algo=run.arm.name, run=f"seed_{run.seed}")
+        if episodes.empty:
+            raise StudyError(f"finished run {run.key} has no episodes in {zoo_run_dir(root, run)}")
+        rows.append(
+            {
+                "setting": run.setting,
+                "arm": run.arm.name,
+                "algo": run.arm.algo,
+                "game": run.game,
+                "seed": run.seed,
+                "episodes": len(episodes),
+                "timesteps": float(episodes["timesteps"].iloc[-1]),
+                "final_score": float(episodes["reward"].tail(max(int(last), 1)).mean()),
+                "wall_s": float(record.get("wall_s", float("nan"))),
+            }
+        )
+        tables.append(episodes.assign(setting=run.setting, arm=run.arm.name, game=run.game))
+    per_run = pd.DataFrame(
+        rows, columns=["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s"]
+    )
+    return per_run, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
+
+
+def normalize(per_run: pd.DataFrame, random: dict[str, float], reference: dict[str, float]) -> pd.Series:
+    """``(score - random) / (reference - random)`` per game."""
+    for game in per_run["game"].unique():
+        if game not in random:
+            raise StudyError(f"no random-policy score for {game}: run ppog-zoo study random")
+        if game not in reference:
+            raise StudyError(f"no reference score for {game}: the reference arm has no finished run of it")
+        if reference[game] == random[game]:
+            raise StudyError(f"{game}: the reference score equals the random score ({random[game]}), cannot normalize")
+    low = per_run["game"].map(random)
+    high = per_run["game"].map(reference)
+    return (per_run["final_score"] - low) / (high - low)
+
+
+def score_matrices(per_run: pd.DataFrame, setting: str, games: list[str]) -> dict[str, np.ndarray]:
+    """``arm -> (seeds, games)`` normalized scores of the seeds for which the arm has every game."""
+    result = {}
+    frame = per_run[per_run["setting"] == setting]
+    for arm, runs in frame.groupby("arm", sort=False):
+        table = runs.pivot_table(index="seed", columns="game", values="normalized", aggfunc="first")
+        table = table.reindex(columns=games).dropna()
+        if len(table):
+            result[str(arm)] = table.to_numpy(dtype=float)
+    return result
+
+
+def comparisons(arms: list[str]) -> list[tuple[str, str]]:
+    """The pairs (X, Y) whose P(X > Y) is reported: ``ppog`` against every other arm (the question), then every other
+    arm against ``ppo`` (e.g. the ablation ``ppog_clip``: the entropy decay's own effect). Without those names: every
+    ordered pair once (X before Y in the study's order)."""
+    if "ppog" in arms and "ppo" in arms:
+        pairs = [("ppog", other) for other in arms if other != "ppog"]
+        return pairs + [(other, "ppo") for other in arms if other not in ("ppog", "ppo")]
+    return list(itertools.combinations(arms, 2))
+
+
+def _interval(point: float, interval: np.ndarray) -> str:
+    return f"{point:.3f} [{float(interval[0]):.3f}, {float(interval[1]):.3f}]"
+
+
+def report(study: Study, root: str | Path, output: Path, last: int = 100, reps: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Compute the statistics of the finished runs, write the files (module docstring), print the tables; return
+    the numbers (``iqm``, ``probability_of_improvement``, per setting)."""
+    try:
+        from rliable import library as rly
+        from rliable import metrics
+    except ModuleNotFoundError as error:
+        raise StudyError(RLIABLE_HINT) from error
+    root = Path(root)
+    random_file = root / RANDOM_SCORES_FILE
+    if not random_file.is_file():
+        raise StudyError(f"{random_file} does not exist: run ppog-zoo study random first")
+    random_table = pd.read_csv(random_file)
+    random = dict(zip(random_table["game"], random_table["mean"].astype(float), strict=True))
+    per_run, episodes = collect_scores(study, root, last=last)
+    if per_run.empty:
+        raise StudyError(f"no finished run of {study.path} in {root}")
+    ref_setting, ref_arm = study.reference_arm
+    reference_runs = per_run[(per_run["setting"] == ref_setting) & (per_run["arm"] == ref_arm)]
+    reference = reference_runs.groupby("game")["final_score"].mean().to_dict()
+    per_run["normalized"] = normalize(per_run, random, reference)
+    output.mkdir(parents=True, exist_ok=True)
+    per_run.to_csv(output / "final_scores.csv", index=False)
+    games = [g for g in study.games if g in set(per_run["game"])]
+
+    lines = [
+        f"# Study report: {study.path.name}",
+        "",
+        f"Final score: mean return of each run's last {last} training episodes. Normalized per game: "
+        f"(score - random) / (reference - random); reference = mean final score of {ref_setting}/{ref_arm}. "
+        f"Intervals: 95% stratified bootstrap, {reps} resamples, seed {seed}. Games: {', '.join(games)}.",
+        "",
+        "## Runs",
+        "",
+        _runs_table(study, root, per_run),
+        "",
+        "## Final scores per game (raw returns: mean +- std over seeds)",
+        "",
+        _raw_table(per_run, random, reference),
+    ]
+    results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}}
+    profile_inputs = {}
+    for setting in study.order:
+        matrices = score_matrices(per_run, setting, games)
+        if not matrices:
+            continue
+        state = np.random.RandomState(seed)
+        points, intervals = rly.get_interval_estimates(
+            matrices, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=state
+        )
+        arms = list(matrices)
+        pairs = {f"{x},{y}": (matrices[x], matrices[y]) for x, y in comparisons(arms)}
+        pair_points, pair_intervals = (
+            rly.get_interval_estimates(pairs, metrics.probability_of_improvement, reps=reps, random_state=state)
+            if pairs
+            else ({}, {})
+        )
+        results["iqm"][setting] = {a: (float(points[a][0]), intervals[a][:, 0].tolist(), len(matrices[a])) for a in arms}
+        results["probability_of_improvement"][setting] = {
+            p: (float(pair_points[p]), np.ravel(pair_intervals[p]).tolist()) for p in pairs
+        }
+        profile_inputs[setting] = matrices
+        lines += ["", f"## Setting `{setting}`", "", "| arm | seeds | IQM of normalized final score [95% CI] |"]
+        lines += ["|---|---|---|"]
+        lines += [f"| {a} | {len(matrices[a])} | {_interval(points[a][0], intervals[a][:, 0])} |" for a in arms]
+        if pairs:
+            lines += ["", "| X, Y | P(X > Y) [95% CI] |", "|---|---|"]
+            lines += [f"| {p} | {_interval(float(pair_points[p]), np.ravel(pair_intervals[p]))} |" for p in pairs]
+
+    _plot_aggregate(results["iqm"], output / "aggregate.png")
+    _plot_improvement(results["probability_of_improvement"], output / "probability_of_improvement.png")
+    _plot_profiles(rly, profile_inputs, output / "performance_profiles.png", reps, seed)
+    for setting in study.order:
+        _plot_curves(episodes, setting, games, output / f"curves_{setting}.png")
+    text = "\n".join(lines) + "\n"
+    (output / "report.md").write_text(text)
+    print(text)
+    return results
+
+
+def _runs_table(study: Study, root: Path, per_run: pd.DataFrame) -> str:
+    rows = ["| setting | arm | finished / planned | agent steps per run | wall time per run (s) |", "|---|---|---|---|---|"]
+    for setting in study.order:
+        for arm in study.settings[setting].values():
+            planned = [r for r in study.runs(settings=[setting], arms=[arm.name])]
+            done = per_run[(per_run["setting"] == setting) & (per_run["arm"] == arm.name)]
+            steps = f"{done['timesteps'].min():.0f}" if len(done) else "-"
+            wall = f"{done['wall_s'].mean():.0f}" if len(done) else "-"
+            rows.append(f"| {setting} | {arm.name} | {len(done)} / {len(planned)} | {steps} | {wall} |")
+    return "\n".join(rows)
+
+
+def _raw_table(per_run: pd.DataFrame, random: dict[str, float], reference: dict[str, float]) -> str:
+    games = list(dict.fromkeys(per_run["game"]))
+    rows = ["| setting | arm | " + " | ".join(games) + " |", "|---|---|" + "---|" * len(games)]
+    for (setting, arm), frame in per_run.groupby(["setting", "arm"], sort=False):
+        cells = []
+        for game in games:
+            scores = frame.loc[frame["game"] == game, "final_score"]
+            std = scores.std(ddof=1) if len(scores) > 1 else 0.0
+            cells.append(f"{scores.mean():.2f} +- {std:.2f} (n={len(scores)})" if len(scores) else "-")
+        rows.append(f"| {setting} | {arm} | " + " | ".join(cells) + " |")
+    rows.append("| random policy | | " + " | ".join(f"{random[g]:.2f}" for g in games) + " |")
+    rows.append("| reference | | " + " | ".join(f"{reference[g]:.2f}" for g in games) + " |")
+    return "\n".join(rows)
+
+
+def _plot_aggregate(iqm: dict[str, dict[str, Any]], path: Path) -> None:
+    labels = [(s, a) for s in iqm for a in iqm[s]]
+    fig = Figure(figsize=(7.0, 0.45 * len(labels) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (setting, arm) in enumerate(labels):
+        point, (low, high), n = iqm[setting][arm]
+        ax.errorbar(point, i, xerr=[[point - low], [high - point]], fmt="o", color=algo_color(arm, i), capsize=4)
+        ax.text(high, i, f"  n={n}", va="center", fontsize=8)
+    ax.set_yticks(range(len(labels)), [f"{s}: {a}" for s, a in labels])
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("IQM of normalized final score (0 = random, 1 = reference), 95% CI")
+    ax.grid(alpha=0.3, axis="x")
+    fig.savefig(path, dpi=110)
+
+
+def _plot_improvement(pairs: dict[str, dict[str, Any]], path: Path) -> None:
+    labels = [(s, p) for s in pairs for p in pairs[s]]
+    fig = Figure(figsize=(7.0, 0.45 * max(len(labels), 1) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (setting, pair) in enumerate(labels):
+        point, (low, high) = pairs[setting][pair]
+        ax.errorbar(point, i, xerr=[[point - low], [high - point]], fmt="o", color="tab:red", capsize=4)
+    ax.set_yticks(range(len(labels)), [f"{s}: P({p.replace(',', ' > ')})" for s, p in labels])
+    ax.invert_yaxis()
+    ax.axvline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability of improvement, 95% CI (0.5: no difference)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.savefig(path, dpi=110)
+
+
+def _plot_profiles(rly: Any, inputs: dict[str, dict[str, np.ndarray]], path: Path, reps: int, seed: int) -> None:
+    fig = Figure(figsize=(4.2 * max(len(inputs), 1), 3.6), layout="constrained")
+    for k, (setting, matrices) in enumerate(inputs.items()):
+        ax = fig.add_subplot(1, len(inputs), k + 1)
+        points, intervals = rly.get_interval_estimates(
+            matrices, lambda x: rly.score_distributions(x, TAUS), reps=reps, random_state=np.random.RandomState(seed)
+        )
+        for i, arm in enumerate(matrices):
+            color = algo_color(arm, i)
+            ax.plot(TAUS, points[arm], color=color, label=f"{arm} (n={len(matrices[arm])})")
+            ax.fill_between(TAUS, intervals[arm][0], intervals[arm][1], color=color, alpha=0.2, linewidth=0)
+        ax.set_title(f"setting {setting}")
+        ax.set_xlabel(r"normalized score $\tau$")
+        ax.set_ylabel(r"fraction of runs with score > $\tau$")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+
+
+def _plot_curves(episodes: pd.DataFrame, setting: str, games: list[str], path: Path) -> None:
+    if episodes.empty or not (episodes["setting"] == setting).any():
+        return
+    fig = Figure(figsize=(6.0 * len(games), 4.2), layout="constrained")
+    for k, game in enumerate(games):
+        ax = fig.add_subplot(1, len(games), k + 1)
+        frame = episodes[(episodes["setting"] == setting) & (episodes["game"] == game)]
+        plot_learning_curves(frame, window=100, ax=ax, title=f"{game}, setting {setting}")
+    fig.savefig(path, dpi=110)

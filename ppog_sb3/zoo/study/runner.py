@@ -1,0 +1,167 @@
+"""Training the runs (one ``ppog-zoo train`` subprocess each, ``workers`` at a time) and the random policy's scores."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ppog_sb3.zoo.compare.reading import env_folder_name
+from ppog_sb3.zoo.study.spec import Arm, Run, Study, is_done, log_folder, marker_path, train_command, zoo_run_dir
+
+
+def machine_description() -> str:
+    """``"AMD EPYC, 2 cores, torch CPU capability AVX512"``: the machine a run's wall time belongs to."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{model}, {os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
+
+def code_version() -> str:
+    """The git commit of the ppog_sb3 checkout that ran (``"unknown"`` for an installed wheel), ``+dirty`` if changed."""
+    checkout = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        status = ["git", "-C", str(checkout), "status", "--porcelain", "ppog_sb3"]
+        dirty = subprocess.run(status, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+_print_lock = threading.Lock()
+
+
+def _say(message: str) -> None:
+    with _print_lock:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _relative_run(run: Run) -> Run:
+    arm = Arm(run.arm.name, run.arm.algo, Path(run.arm.conf.name), run.arm.params)
+    return Run(run.setting, arm, run.game, run.seed, run.n_timesteps)
+
+
+def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
+    """Train one run (after removing an unfinished folder of it); write its marker when the process exits with 0.
+    The process's output goes to ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers)."""
+    folder = log_folder(root, run)
+    # The folder is shared by the games of one (setting, arm, seed): remove only this game's unfinished run
+    for stale in (folder / run.arm.algo).glob(f"{env_folder_name(run.game)}_*"):
+        shutil.rmtree(stale)
+    folder.mkdir(parents=True, exist_ok=True)
+    command = train_command(run, root)
+    started = time.time()
+    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with (folder / f"{env_folder_name(run.game)}.train.log").open("w") as log:
+        process = subprocess.run(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=environment,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        )
+    wall = time.time() - started
+    if process.returncode != 0:
+        _say(f"FAILED {run.key} (exit {process.returncode}, {wall:.0f} s): see {folder}")
+        return False
+    if not zoo_run_dir(root, run).is_dir():
+        _say(f"FAILED {run.key}: the zoo wrote no {zoo_run_dir(root, run)}")
+        return False
+    record = {
+        "setting": run.setting,
+        "arm": run.arm.name,
+        "algo": run.arm.algo,
+        "game": run.game,
+        "seed": run.seed,
+        "n_timesteps": run.n_timesteps,
+        "conf": run.arm.conf.name,  # beside the study file
+        "params": dict(run.arm.params),
+        "run_dir": os.path.relpath(zoo_run_dir(root, run), folder),
+        # as typed from the study's log root and the study file's folder
+        "command": " ".join(["ppog-zoo", *train_command(_relative_run(run), ".")[3:]]),
+        "wall_s": round(wall, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_description(),
+        "code": code_version(),
+        "side_by_side": os.environ.get("PPOG_STUDY_WORKERS", ""),
+    }
+    with marker_path(root, run).open("w") as handle:
+        yaml.safe_dump(record, handle, sort_keys=False)
+    _say(f"done {run.key} in {wall:.0f} s")
+    return True
+
+
+def run_study(study: Study, root: str | Path, runs: list[Run], workers: int, nice: int = 0, dry_run: bool = False) -> int:
+    """Train the runs that are not done, ``workers`` at a time; return how many failed."""
+    todo = [run for run in runs if not is_done(root, run)]
+    _say(f"{len(runs) - len(todo)} of {len(runs)} runs done; {len(todo)} to train with {workers} worker(s) in {root}")
+    if dry_run:
+        for run in todo:
+            print(" ".join(train_command(run, root)))
+        return 0
+    os.environ["PPOG_STUDY_WORKERS"] = str(workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda run: execute(run, root, nice), todo))
+    failed = results.count(False)
+    _say(f"finished: {len(todo) - failed} trained, {failed} failed")
+    return failed
+
+
+# ---------------------------------------------------------------------- the random policy's scores
+def random_scores(games: Sequence[str], episodes: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Mean return of a uniform-random policy over ``episodes`` episodes of each game (one env, seeded; the same
+    env options as training, sticky actions included)."""
+    import gymnasium as gym
+    import numpy as np
+
+    from ppog_sb3.envs.minatar import register_minatar_envs
+
+    register_minatar_envs()
+
+    rows = []
+    for game in games:
+        env = gym.make(game)
+        env.action_space.seed(seed)
+        returns: list[float] = []
+        env.reset(seed=seed)
+        total, steps = 0.0, 0
+        while len(returns) < episodes:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            steps += 1
+            if terminated or truncated:
+                returns.append(total)
+                total = 0.0
+                env.reset()
+        env.close()
+        values = np.asarray(returns)
+        rows.append(
+            {
+                "game": game,
+                "episodes": episodes,
+                "seed": seed,
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                "steps": steps,
+            }
+        )
+    return rows

@@ -1,0 +1,174 @@
+"""``ppog-zoo study``: the study file, the resumable runner (real ppog-zoo train subprocesses) and the report."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ppog_sb3.zoo.compare.reading import run_seed
+from ppog_sb3.zoo.study.report import comparisons, report
+from ppog_sb3.zoo.study.spec import StudyError, is_done, load_study, marker_path, zoo_run_dir
+
+REPO = Path(__file__).resolve().parents[1]
+STUDY = REPO / "zoo_configs" / "minatar" / "study.yml"
+PPOG_ONLY = {"policy_loss", "ent_coef_decay", "ent_coef_min", "vf_learning_rate"}
+
+
+def test_the_issue_study_has_its_budget():
+    study = load_study(STUDY)
+    runs = study.runs()
+    assert study.n_timesteps >= 1_000_000 and len(study.seeds) >= 5 and len(study.games) >= 2
+    assert {s: sorted(a) for s, a in study.settings.items()} == {
+        "zoo": ["ppo", "ppog", "ppog_clip"],
+        "stressed": ["ppo", "ppog"],
+        "course": ["ppo", "ppog"],
+    }
+    assert len(runs) == len(study.games) * len(study.seeds) * 7
+    assert runs[0].setting == "zoo" and runs[-1].setting == "course"
+    # seed by seed within a setting: every run of seed 1 before any of seed 2
+    zoo_seeds = [r.seed for r in runs if r.setting == "zoo"]
+    assert zoo_seeds == sorted(zoo_seeds)
+    assert study.settings["zoo"]["ppog_clip"].params == {"policy_loss": "clip"}
+    assert study.settings["course"]["ppo"].params == {"policy_loss": "clip"}
+
+
+@pytest.mark.parametrize("setting", ["zoo", "stressed"])
+def test_arms_of_a_setting_share_every_setting_but_ppogs_own(setting):
+    """ppo.yml and ppog.yml of a setting: the same hyperparameters for every game, PPOG's own keys aside."""
+    ppo = yaml.safe_load((STUDY.parent / f"{setting}_ppo.yml").read_text())
+    ppog = yaml.safe_load((STUDY.parent / f"{setting}_ppog.yml").read_text())
+    for game in ("MinAtar/Asterix-v1", "MinAtar/Breakout-v1", "MinAtar/Freeway-v1", "MinAtar/Seaquest-v1"):
+        assert ppo[game] == {k: v for k, v in ppog[game].items() if k not in PPOG_ONLY}
+        assert ppog[game]["policy_loss"] == "ppog" and ppo[game]["n_timesteps"] == 1e6
+    assert ppog["MinAtar/SpaceInvaders-v1"] == ppog["MinAtar/Breakout-v1"]
+    expected = {"zoo": (4, "lin_0.1"), "stressed": (10, 0.3)}[setting]
+    assert (ppo[game]["n_epochs"], ppo[game]["clip_range"]) == expected
+
+
+def test_course_setting_is_the_readmes_course_settings():
+    course = yaml.safe_load((STUDY.parent / "course_ppog.yml").read_text())["MinAtar/Breakout-v1"]
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("COURSE_SETTINGS = dict(") : readme.index("model = PPOG(", readme.index("COURSE_SETTINGS"))]
+    settings = eval(block.split("=", 1)[1])  # the README's runnable block, the one source of the course values
+    assert {k: course[k] for k in settings} == settings
+
+
+def _write_study(tmp_path: Path, **changes) -> Path:
+    tiny = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1}
+    for algo in ("ppo", "ppog"):
+        sections = yaml.safe_load((STUDY.parent / f"zoo_{algo}.yml").read_text())
+        sections = {k: {**v, **tiny} for k, v in sections.items() if k.startswith("MinAtar/")}
+        (tmp_path / f"{algo}.yml").write_text(yaml.safe_dump(sections))
+    study = {
+        "n_timesteps": 512,
+        "seeds": [1, 2],
+        "games": ["MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1"],
+        "settings": {"tiny": {"ppo": {"algo": "ppo", "conf": "ppo.yml"}, "ppog": {"algo": "ppog", "conf": "ppog.yml"}}},
+        "reference_arm": {"setting": "tiny", "arm": "ppo"},
+        **changes,
+    }
+    path = tmp_path / "study.yml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seeds": [1, 1]}, "seeds=\\[1, 1\\] must be distinct integers"),
+        ({"n_timesteps": "many"}, "n_timesteps='many' must be int"),
+        ({"settings": {"tiny": {"ppo": {"algo": "ppo", "conf": "missing.yml"}}}}, "conf .*missing.yml' does not exist"),
+        ({"reference_arm": {"setting": "tiny", "arm": "a2c"}}, "reference_arm=.* must name a setting and one of its arms"),
+        ({"order": ["tiny", "other"]}, "order=.* must list each setting once"),
+    ],
+)
+def test_bad_study_files_are_refused_with_the_key(tmp_path, changes, message):
+    with pytest.raises(StudyError, match=message):
+        load_study(_write_study(tmp_path, **changes))
+
+
+def test_filters_name_what_exists(tmp_path):
+    study = load_study(_write_study(tmp_path))
+    assert [r.key for r in study.runs(arms=["ppog"], seeds=[2], games=["MinAtar/Breakout-v1"])] == [
+        "tiny/ppog/MinAtar/Breakout-v1/seed 2"
+    ]
+    with pytest.raises(StudyError, match="--arms: \\['a2c'\\] not in the study; allowed: \\['ppo', 'ppog'\\]"):
+        study.runs(arms=["a2c"])
+
+
+def test_comparisons():
+    assert comparisons(["ppo", "ppog", "ppog_clip"]) == [("ppog", "ppo"), ("ppog", "ppog_clip"), ("ppog_clip", "ppo")]
+    assert comparisons(["a", "b", "c"]) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+def _study(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "ppog_sb3.zoo", "study", *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _hand_iqm(values: np.ndarray) -> float:
+    """Interquartile mean by hand: the mean of the middle half of the sorted values (n divisible by 4 here)."""
+    ordered = np.sort(values.ravel())
+    quarter = len(ordered) // 4
+    return float(ordered[quarter : len(ordered) - quarter].mean())
+
+
+def _hand_improvement(x: pd.DataFrame, y: pd.DataFrame) -> float:
+    """P(X > Y): per game, the fraction of (x, y) run pairs with x > y (ties count 1/2), averaged over games."""
+    probabilities = []
+    for game in x.columns:
+        wins = [(a > b) + 0.5 * (a == b) for a in x[game] for b in y[game]]
+        probabilities.append(np.mean(wins))
+    return float(np.mean(probabilities))
+
+
+@pytest.mark.slow
+def test_run_resume_report(tmp_path):
+    """8 real runs; a rerun trains nothing; a run without its marker is trained again (and only it); the report's
+    numbers equal a hand computation from its own final_scores.csv."""
+    study_file, root = _write_study(tmp_path), tmp_path / "logs"
+    first = _study("run", str(study_file), "-f", str(root), "--workers", "2")
+    study = load_study(study_file)
+    runs = study.runs()
+    assert len(runs) == 8 and all(is_done(root, r) for r in runs), first.stdout
+    record = yaml.safe_load(marker_path(root, runs[0]).read_text())
+    assert record["seed"] == 1 and record["n_timesteps"] == 512 and record["machine"]
+    assert run_seed(zoo_run_dir(root, runs[0])) == 1  # the zoo's own args.yml
+    assert "- MinAtar/Breakout-v1" in (zoo_run_dir(root, runs[0]) / "MinAtar-Breakout-v1" / "args.yml").read_text()
+
+    assert "8 of 8 runs done; 0 to train" in _study("run", str(study_file), "-f", str(root)).stdout
+    victim = runs[5]
+    marker_path(root, victim).unlink()
+    monitor = zoo_run_dir(root, victim) / "0.monitor.csv"
+    before = monitor.stat().st_mtime_ns
+    dry = _study("run", str(study_file), "-f", str(root), "--dry-run").stdout
+    assert dry.count("ppog_sb3.zoo train") == 1 and f"--seed {victim.seed}" in dry
+    again = _study("run", str(study_file), "-f", str(root))
+    assert "7 of 8 runs done; 1 to train" in again.stdout and is_done(root, victim)
+    assert monitor.stat().st_mtime_ns != before
+    run_dir = zoo_run_dir(root, victim)
+    assert list(run_dir.parent.glob(run_dir.name.rsplit("_", 1)[0] + "_*")) == [run_dir]  # replaced, not a second run
+
+    _study("random", str(study_file), "-f", str(root), "--episodes", "20")
+    out = tmp_path / "report"
+    printed = _study("report", str(study_file), "-f", str(root), "-o", str(out), "--reps", "200").stdout
+    for name in ("report.md", "final_scores.csv", "aggregate.png", "probability_of_improvement.png",
+                 "performance_profiles.png", "curves_tiny.png"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    assert "| tiny | ppog | 4 / 4 |" in printed
+
+    results = report(study, root, tmp_path / "again", last=100, reps=200)
+    scores = pd.read_csv(out / "final_scores.csv")
+    reference = scores[scores["arm"] == "ppo"].groupby("game")["normalized"].mean()
+    assert np.allclose(reference.to_numpy(), 1.0)  # the reference arm is 1 on average, by definition
+    table = {arm: frame.pivot(index="seed", columns="game", values="normalized") for arm, frame in scores.groupby("arm")}
+    for arm in ("ppo", "ppog"):
+        point, (low, high), n = results["iqm"]["tiny"][arm]
+        assert n == 2 and point == pytest.approx(_hand_iqm(table[arm].to_numpy())) and low <= point <= high
+    point, (low, high) = results["probability_of_improvement"]["tiny"]["ppog,ppo"]
+    assert point == pytest.approx(_hand_improvement(table["ppog"], table["ppo"])) and low <= point <= high
