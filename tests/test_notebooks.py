@@ -84,8 +84,11 @@ def test_ppog_vs_ppo_runs(monkeypatch, tmp_path):
     """Default settings: the committed results/logs where they have both algorithms, small runs otherwise."""
     notebook = execute("ppog_vs_ppo.ipynb", monkeypatch, tmp_path, PPOG_NOTEBOOK_LOGS=str(tmp_path / "logs"))
     mimes, text = outputs(notebook)
-    assert mimes.count("image/png") == 2  # one row of three plots per task
+    study_pngs = sorted(p.name for p in (tmp_path / "out" / "minatar").glob("*.png"))
+    assert {"aggregate.png", "probability_of_improvement.png", "performance_profiles.png", "curves_zoo.png"} <= set(study_pngs)
+    assert mimes.count("image/png") == 2 + len(study_pngs)  # one row of three plots per task, then the study's
     assert "| ppog |" in text and "| ppo |" in text
+    assert "IQM of normalized final score" in text and "| zoo | ppog |" in text  # the committed MinAtar study
     assert len(list((tmp_path / "out").glob("*_learning_curves.png"))) == 2
     assert len(list((tmp_path / "out").glob("*_final_scores.csv"))) == 2
 
@@ -100,9 +103,11 @@ def test_ppog_vs_ppo_trains_without_results(monkeypatch, tmp_path):
         PPOG_NOTEBOOK_RESULTS="none",
         PPOG_NOTEBOOK_ENVS="CartPole-v1",
         PPOG_NOTEBOOK_LOGS=str(tmp_path / "logs"),
+        PPOG_NOTEBOOK_STUDY_LOGS=str(tmp_path / "no_study"),
     )
     _, text = outputs(notebook)
     assert "training (small budget)" in text
+    assert "no finished study run in" in text
     for algo in ("ppog", "ppo"):
         runs = sorted(path.name for path in (tmp_path / "logs" / algo).iterdir())
         assert runs == ["CartPole-v1_1", "CartPole-v1_2"]

@@ -108,9 +108,11 @@ def _interval(point: float, interval: np.ndarray) -> str:
     return f"{point:.3f} [{float(interval[0]):.3f}, {float(interval[1]):.3f}]"
 
 
-def report(study: Study, root: str | Path, output: Path, last: int = 100, reps: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Compute the statistics of the finished runs, write the files (module docstring), print the tables; return
-    the numbers (``iqm``, ``probability_of_improvement``, per setting)."""
+def report(
+    study: Study, root: str | Path, output: Path, last: int = 100, reps: int = 2000, seed: int = 0, echo: bool = True
+) -> dict[str, Any]:
+    """Compute the statistics of the finished runs, write the files (module docstring), print the tables (``echo``);
+    return the numbers (``iqm``, ``probability_of_improvement``, per setting)."""
     try:
         from rliable import library as rly
         from rliable import metrics
@@ -128,6 +130,10 @@ def report(study: Study, root: str | Path, output: Path, last: int = 100, reps: 
     ref_setting, ref_arm = study.reference_arm
     reference_runs = per_run[(per_run["setting"] == ref_setting) & (per_run["arm"] == ref_arm)]
     reference = reference_runs.groupby("game")["final_score"].mean().to_dict()
+    # An unfinished study: only the games the reference arm has a finished run of can be normalized
+    left_out = sorted(set(per_run["game"]) - set(reference))
+    per_run = per_run[per_run["game"].isin(list(reference))].reset_index(drop=True)
+    episodes = episodes[episodes["game"].isin(list(reference))] if len(episodes) else episodes
     per_run["normalized"] = normalize(per_run, random, reference)
     output.mkdir(parents=True, exist_ok=True)
     per_run.to_csv(output / "final_scores.csv", index=False)
@@ -138,7 +144,8 @@ def report(study: Study, root: str | Path, output: Path, last: int = 100, reps: 
         "",
         f"Final score: mean return of each run's last {last} training episodes. Normalized per game: "
         f"(score - random) / (reference - random); reference = mean final score of {ref_setting}/{ref_arm}. "
-        f"Intervals: 95% stratified bootstrap, {reps} resamples, seed {seed}. Games: {', '.join(games)}.",
+        f"Intervals: 95% stratified bootstrap, {reps} resamples, seed {seed}. Games: {', '.join(games)}."
+        + (f" Left out (no finished run of the reference arm yet): {', '.join(left_out)}." if left_out else ""),
         "",
         "## Runs",
         "",
@@ -184,7 +191,8 @@ def report(study: Study, root: str | Path, output: Path, last: int = 100, reps: 
         _plot_curves(episodes, setting, games, output / f"curves_{setting}.png")
     text = "\n".join(lines) + "\n"
     (output / "report.md").write_text(text)
-    print(text)
+    if echo:
+        print(text)
     return results
 
 
