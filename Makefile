@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.ppog-install.stamp
 
-.PHONY: install train test lint bench-memory
+.PHONY: install train test lint bench-memory study study-report
 
 $(PYTHON):
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -43,3 +43,15 @@ lint: install
 
 bench-memory: install
 	$(PYTHON) benchmarks/buffer_memory.py
+
+# The MinAtar PPOG-vs-PPO study (zoo_configs/minatar/study.yml; README "Does PPOG beat PPO?"): trains the runs not in
+# results/logs/minatar yet (resumable: a rerun skips finished runs), then draws the report from all finished runs
+STUDY ?= zoo_configs/minatar/study.yml
+STUDY_LOGS ?= results/logs/minatar
+STUDY_WORKERS ?= 2
+
+study: install
+	$(VENV)/bin/ppog-zoo study run $(STUDY) -f $(STUDY_LOGS) --workers $(STUDY_WORKERS) --nice 5
+
+study-report: install
+	$(VENV)/bin/ppog-zoo study report $(STUDY) -f $(STUDY_LOGS) -o results/report_minatar
