@@ -1,5 +1,6 @@
 """``ppog-zoo study``: the study file, the resumable runner (real ppog-zoo train subprocesses) and the report."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,33 @@ def test_run_resume_report(tmp_path):
         assert n == 2 and point == pytest.approx(_hand_iqm(table[arm].to_numpy())) and low <= point <= high
     point, (low, high) = results["probability_of_improvement"]["tiny"]["ppog,ppo"]
     assert point == pytest.approx(_hand_improvement(table["ppog"], table["ppo"])) and low <= point <= high
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--workers", "0"], "--workers=0 must be >= 1"),
+        (["run", "--games", "MinAtar/Pong-v1"], "--games: \\['MinAtar/Pong-v1'\\] are not registered gymnasium ids"),
+        (["report", "-o", "out", "--reps", "0"], "--last=100 and --reps=0 must be >= 1"),
+    ],
+)
+def test_bad_arguments_name_the_argument(tmp_path, capsys, args, message):
+    from ppog_sb3.zoo.study.command import main
+
+    command, *rest = args
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, str(_write_study(tmp_path)), "-f", str(tmp_path / "logs"), *rest])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_random_scores_of_some_games_keep_the_others(tmp_path):
+    from ppog_sb3.zoo.study.command import main
+
+    study, root = str(_write_study(tmp_path)), tmp_path / "logs"
+    assert main(["random", study, "-f", str(root), "--episodes", "3"]) == 0
+    first = pd.read_csv(root / "random_scores.csv")
+    assert main(["random", study, "-f", str(root), "--episodes", "5", "--games", "MinAtar/Breakout-v1"]) == 0
+    second = pd.read_csv(root / "random_scores.csv").set_index("game")
+    assert sorted(second.index) == sorted(first["game"]) and second.loc["MinAtar/Breakout-v1", "episodes"] == 5
+    assert second.loc["MinAtar/SpaceInvaders-v1", "episodes"] == 3

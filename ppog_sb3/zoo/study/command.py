@@ -8,6 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import gymnasium as gym
+
+from ppog_sb3.envs.minatar import register_minatar_envs
 from ppog_sb3.zoo import study as study_package
 from ppog_sb3.zoo.study.runner import random_scores, run_study
 from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, StudyError, is_done, load_study
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    register_minatar_envs()
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
@@ -56,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             if args.workers < 1:
                 parser.error(f"--workers={args.workers} must be >= 1")
+            unknown = [game for game in args.games or [] if game not in gym.registry]
+            if unknown:
+                parser.error(f"--games: {unknown} are not registered gymnasium ids (e.g. {study.games[0]})")
             runs = study.runs(args.settings, args.arms, args.games, args.seeds)
             return 1 if run_study(study, root, runs, args.workers, args.nice, args.dry_run) else 0
         if args.command == "status":
@@ -71,9 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             table = pd.DataFrame(random_scores(args.games or study.games, args.episodes))
             root.mkdir(parents=True, exist_ok=True)
-            table.to_csv(root / RANDOM_SCORES_FILE, index=False)
+            path = root / RANDOM_SCORES_FILE
+            if path.is_file():  # measuring some games keeps the others' rows
+                kept = pd.read_csv(path)
+                table = pd.concat([kept[~kept["game"].isin(table["game"])], table], ignore_index=True)
+            table.to_csv(path, index=False)
             print(table.to_string(index=False))
             return 0
+        if args.last < 1 or args.reps < 1:
+            parser.error(f"--last={args.last} and --reps={args.reps} must be >= 1")
         from ppog_sb3.zoo.study.report import report
 
         report(study, root, Path(args.output), last=args.last, reps=args.reps)
