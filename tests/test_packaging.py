@@ -117,7 +117,7 @@ def test_package_list_names_every_package_and_ships_the_configs():
     on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "ppog_sb3").rglob("__init__.py")}
     assert set(settings["packages"]) == on_disk | {"ppog_sb3.zoo_configs"}
     assert settings["package-dir"] == {"ppog_sb3.zoo_configs": "zoo_configs"}
-    assert settings["package-data"]["ppog_sb3.zoo_configs"] == ["*.yml", "minatar/*.yml"]
+    assert settings["package-data"]["ppog_sb3.zoo_configs"] == ["*.yml", "minatar/*.yml", "space_invaders/*.yml"]
     assert sorted(p.name for p in (REPO / "zoo_configs").glob("*.yml")) == ["ppo.yml", "ppog.yml"]
 
 

@@ -203,3 +203,15 @@ def test_random_scores_of_some_games_keep_the_others(tmp_path):
     second = pd.read_csv(root / "random_scores.csv").set_index("game")
     assert sorted(second.index) == sorted(first["game"]) and second.loc["MinAtar/Breakout-v1", "episodes"] == 5
     assert second.loc["MinAtar/SpaceInvaders-v1", "episodes"] == 3
+
+
+def test_space_invaders_study_and_its_random_scores():
+    """The ALE study: 3 seeds x 1M of each algorithm; the random policy's score is a full game's, not a life's."""
+    from ppog_sb3.zoo.study.runner import random_scores
+
+    study = load_study(REPO / "zoo_configs" / "space_invaders" / "study.yml")
+    assert study.n_timesteps >= 1_000_000 and len(study.seeds) >= 3 and len(study.runs()) == 2 * len(study.seeds)
+    assert study.settings["zoo"]["ppog"].params == {"precision": "fp32"}
+    (row,) = random_scores(["ppog/SpaceInvaders-v5"], episodes=2, seed=0)
+    # a full random game of Space Invaders lasts hundreds of agent steps over 3 lives and scores ~150 points
+    assert row["steps"] > 2 * 300 and row["mean"] > 50

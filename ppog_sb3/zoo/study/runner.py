@@ -127,32 +127,58 @@ def run_study(study: Study, root: str | Path, runs: list[Run], workers: int, nic
 
 
 # ---------------------------------------------------------------------- the random policy's scores
-def random_scores(games: Sequence[str], episodes: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Mean return of a uniform-random policy over ``episodes`` episodes of each game (one env, seeded; the same
-    env options as training, sticky actions included)."""
+def _random_returns(game: str, episodes: int, seed: int) -> tuple[list[float], int]:
+    """Returns of ``episodes`` uniform-random episodes of ``game`` and the agent steps they took.
+
+    A plugin id (``ppog/<Game>-v5``) is played through its fast vector env, one emulator, counting its game-level
+    ``info["episode"]`` (full game, unclipped: what the training monitor files hold); a single env's episodes would be
+    lives with clipped rewards. Any other id: ``gym.make`` and its own episodes."""
     import gymnasium as gym
     import numpy as np
 
-    from ppog_sb3.envs.minatar import register_minatar_envs
+    from ppog_sb3.envs import is_plugin_id, make_atari_vec_env
 
+    returns: list[float] = []
+    steps = 0
+    if is_plugin_id(game):
+        venv = make_atari_vec_env(str(gym.spec(game).kwargs["game"]), n_envs=1, seed=seed)
+        venv.action_space.seed(seed)
+        venv.reset()
+        while len(returns) < episodes:
+            _, _, _, infos = venv.step(np.array([venv.action_space.sample()]))
+            steps += 1
+            if "episode" in infos[0]:
+                returns.append(float(infos[0]["episode"]["r"]))
+        venv.close()
+        return returns, steps
+    env = gym.make(game)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    total = 0.0
+    while len(returns) < episodes:
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        total += float(reward)
+        steps += 1
+        if terminated or truncated:
+            returns.append(total)
+            total = 0.0
+            env.reset()
+    env.close()
+    return returns, steps
+
+
+def random_scores(games: Sequence[str], episodes: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Mean return of a uniform-random policy over ``episodes`` episodes of each game (one env, seeded; the same
+    env options as training, sticky actions included; see :func:`_random_returns`)."""
+    import numpy as np
+
+    from ppog_sb3.envs import register_envs, register_minatar_envs
+
+    register_envs()
     register_minatar_envs()
-
     rows = []
     for game in games:
-        env = gym.make(game)
-        env.action_space.seed(seed)
-        returns: list[float] = []
-        env.reset(seed=seed)
-        total, steps = 0.0, 0
-        while len(returns) < episodes:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            steps += 1
-            if terminated or truncated:
-                returns.append(total)
-                total = 0.0
-                env.reset()
-        env.close()
+        returns, steps = _random_returns(game, episodes, seed)
         values = np.asarray(returns)
         rows.append(
             {
