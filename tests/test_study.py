@@ -163,7 +163,10 @@ def test_run_resume_report(tmp_path):
         assert (out / name).stat().st_size > 0, name
     assert "| tiny | ppog | 4 / 4 |" in printed
 
+    state = np.random.get_state()
     results = report(study, root, tmp_path / "again", last=100, reps=200)
+    assert (tmp_path / "again" / "report.md").read_text() == (out / "report.md").read_text()  # seeded bootstrap
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state()[1:3], state[1:3]))  # caller's RNG kept
     scores = pd.read_csv(out / "final_scores.csv")
     reference = scores[scores["arm"] == "ppo"].groupby("game")["normalized"].mean()
     assert np.allclose(reference.to_numpy(), 1.0)  # the reference arm is 1 on average, by definition

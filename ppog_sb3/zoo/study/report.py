@@ -19,7 +19,9 @@ bootstrap needs each game's runs, and an arm that misses games would be compared
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from ppog_sb3.zoo.compare.plots import algo_color, plot_learning_curves
-from ppog_sb3.zoo.compare.reading import load_run
+from ppog_sb3.zoo.compare.reading import load_run, read_progress
 from ppog_sb3.zoo.study.spec import RANDOM_SCORES_FILE, Study, StudyError, is_done, marker_path, zoo_run_dir
 
 #: profile thresholds (normalized score)
@@ -46,6 +48,7 @@ def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.
             continue
         record = yaml.safe_load(marker_path(root, run).read_text())
         episodes = load_run(zoo_run_dir(root, run), algo=run.arm.name, run=f"seed_{run.seed}")
+        progress = read_progress(zoo_run_dir(root, run) / "progress.csv")
         if episodes.empty:
             raise StudyError(f"finished run {run.key} has no episodes in {zoo_run_dir(root, run)}")
         rows.append(
@@ -59,13 +62,34 @@ def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.
                 "timesteps": float(episodes["timesteps"].iloc[-1]),
                 "final_score": float(episodes["reward"].tail(max(int(last), 1)).mean()),
                 "wall_s": float(record.get("wall_s", float("nan"))),
+                # trust-region diagnostics, mean over the run's updates (SB3's meaning of clip_fraction for both)
+                "clip_fraction": _mean_column(progress, "train/clip_fraction"),
+                "approx_kl": _mean_column(progress, "train/approx_kl"),
             }
         )
         tables.append(episodes.assign(setting=run.setting, arm=run.arm.name, game=run.game))
-    per_run = pd.DataFrame(
-        rows, columns=["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s"]
-    )
+    columns = ["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s"]
+    per_run = pd.DataFrame(rows, columns=[*columns, "clip_fraction", "approx_kl"])
     return per_run, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
+
+
+@contextlib.contextmanager
+def _seeded_numpy(seed: int) -> Iterator[np.random.RandomState]:
+    """A seeded RandomState for rliable, with NumPy's global generator seeded too and restored afterwards.
+
+    Decision: rliable 1.2's ``StratifiedBootstrap`` draws its resamples from ``np.random.choice`` (the global generator)
+    and ignores its ``random_state`` argument, so without this the same runs gave other intervals on every report.
+    The caller's global random state is put back on exit."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield np.random.RandomState(seed)
+    finally:
+        np.random.set_state(saved)
+
+
+def _mean_column(progress: pd.DataFrame, column: str) -> float:
+    return float(progress[column].mean()) if column in progress.columns else float("nan")
 
 
 def normalize(per_run: pd.DataFrame, random: dict[str, float], reference: dict[str, float]) -> pd.Series:
@@ -154,6 +178,10 @@ def report(
         "## Final scores per game (raw returns: mean +- std over seeds)",
         "",
         _raw_table(per_run, random, reference),
+        "",
+        "## Trust region: how far the ratios moved (mean over updates and runs)",
+        "",
+        _diagnostics_table(per_run),
     ]
     results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}}
     profile_inputs = {}
@@ -161,17 +189,19 @@ def report(
         matrices = score_matrices(per_run, setting, games)
         if not matrices:
             continue
-        state = np.random.RandomState(seed)
-        points, intervals = rly.get_interval_estimates(
-            matrices, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=state
-        )
+        with _seeded_numpy(seed) as state:
+            points, intervals = rly.get_interval_estimates(
+                matrices, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=state
+            )
         arms = list(matrices)
         pairs = {f"{x},{y}": (matrices[x], matrices[y]) for x, y in comparisons(arms)}
-        pair_points, pair_intervals = (
-            rly.get_interval_estimates(pairs, metrics.probability_of_improvement, reps=reps, random_state=state)
-            if pairs
-            else ({}, {})
-        )
+        pair_points: dict[str, Any] = {}
+        pair_intervals: dict[str, Any] = {}
+        if pairs:
+            with _seeded_numpy(seed) as state:
+                pair_points, pair_intervals = rly.get_interval_estimates(
+                    pairs, metrics.probability_of_improvement, reps=reps, random_state=state
+                )
         results["iqm"][setting] = {a: (float(points[a][0]), intervals[a][:, 0].tolist(), len(matrices[a])) for a in arms}
         results["probability_of_improvement"][setting] = {
             p: (float(pair_points[p]), np.ravel(pair_intervals[p]).tolist()) for p in pairs
@@ -181,8 +211,13 @@ def report(
         lines += ["|---|---|---|"]
         lines += [f"| {a} | {len(matrices[a])} | {_interval(points[a][0], intervals[a][:, 0])} |" for a in arms]
         if pairs:
-            lines += ["", "| X, Y | P(X > Y) [95% CI] |", "|---|---|"]
-            lines += [f"| {p} | {_interval(float(pair_points[p]), np.ravel(pair_intervals[p]))} |" for p in pairs]
+            lines += ["", "| X, Y | P(X > Y) [95% CI] | per game |", "|---|---|---|"]
+            for p, (x, y) in pairs.items():
+                per_game = ", ".join(
+                    f"{game.split('/')[-1]} {metrics.probability_of_improvement(x[:, [k]], y[:, [k]]):.2f}"
+                    for k, game in enumerate(games)
+                )
+                lines.append(f"| {p} | {_interval(float(pair_points[p]), np.ravel(pair_intervals[p]))} | {per_game} |")
 
     _plot_aggregate(results["iqm"], output / "aggregate.png")
     _plot_improvement(results["probability_of_improvement"], output / "probability_of_improvement.png")
@@ -223,6 +258,16 @@ def _raw_table(per_run: pd.DataFrame, random: dict[str, float], reference: dict[
     return "\n".join(rows)
 
 
+def _diagnostics_table(per_run: pd.DataFrame) -> str:
+    rows = [
+        "| setting | arm | train/clip_fraction (share of samples with abs(ratio - 1) > clip_range) | train/approx_kl |",
+        "|---|---|---|---|",
+    ]
+    for (setting, arm), frame in per_run.groupby(["setting", "arm"], sort=False):
+        rows.append(f"| {setting} | {arm} | {frame['clip_fraction'].mean():.4f} | {frame['approx_kl'].mean():.5f} |")
+    return "\n".join(rows)
+
+
 def _plot_aggregate(iqm: dict[str, dict[str, Any]], path: Path) -> None:
     labels = [(s, a) for s in iqm for a in iqm[s]]
     fig = Figure(figsize=(7.0, 0.45 * len(labels) + 1.2), layout="constrained")
@@ -259,12 +304,14 @@ def _plot_profiles(rly: Any, inputs: dict[str, dict[str, np.ndarray]], path: Pat
     fig = Figure(figsize=(4.2 * max(len(inputs), 1), 3.6), layout="constrained")
     for k, (setting, matrices) in enumerate(inputs.items()):
         ax = fig.add_subplot(1, len(inputs), k + 1)
-        points, intervals = rly.get_interval_estimates(
-            matrices, lambda x: rly.score_distributions(x, TAUS), reps=reps, random_state=np.random.RandomState(seed)
-        )
+        with _seeded_numpy(seed) as state:
+            points, intervals = rly.get_interval_estimates(
+                matrices, lambda x: rly.score_distributions(x, TAUS), reps=reps, random_state=state
+            )
         for i, arm in enumerate(matrices):
             color = algo_color(arm, i)
-            ax.plot(TAUS, points[arm], color=color, label=f"{arm} (n={len(matrices[arm])})")
+            style = ("-", "--", ":", "-.")[i % 4]  # arms with the same profile stay visible
+            ax.plot(TAUS, points[arm], color=color, linestyle=style, label=f"{arm} (n={len(matrices[arm])})")
             ax.fill_between(TAUS, intervals[arm][0], intervals[arm][1], color=color, alpha=0.2, linewidth=0)
         ax.set_title(f"setting {setting}")
         ax.set_xlabel(r"normalized score $\tau$")
