@@ -4,6 +4,7 @@ from ppog_sb3.envs import make_atari_vec_env, register_envs
 register_envs()                                    # idempotent; ``import ppog_sb3`` calls it
 venv = make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)   # SB3 VecEnv, (8, 4, 84, 84) uint8
 env = gym.make("ppog/SpaceInvaders-v5")            # one env, same preprocessing (SB3's wrappers)
+board = gym.make("MinAtar/Breakout-v1")            # MinAtar (register_minatar_envs; the [study] extra's minatar)
 
 This package imports nothing else from ``ppog_sb3``. The heavy parts (SB3, the C++ env) are imported lazily, on
 first use of ``make_atari_vec_env`` / ``AtariVecEnv`` / ``PreprocessedAtariEnv``, so registering stays cheap.
