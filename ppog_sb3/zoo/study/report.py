@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,10 @@ def _seeded_numpy(seed: int) -> Iterator[np.random.RandomState]:
     saved = np.random.get_state()
     np.random.seed(seed)
     try:
-        yield np.random.RandomState(seed)
+        with warnings.catch_warnings():
+            # arch 7 warns that rliable's random_state= is deprecated: rliable's business, not the reader's
+            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+            yield np.random.RandomState(seed)
     finally:
         np.random.set_state(saved)
 
