@@ -218,3 +218,11 @@ def test_space_invaders_study_and_its_random_scores():
     (row,) = random_scores(["ppog/SpaceInvaders-v5"], episodes=2, seed=0)
     # a full random game of Space Invaders lasts hundreds of agent steps over 3 lives and scores ~150 points
     assert row["steps"] > 2 * 300 and row["mean"] > 50
+
+
+def test_code_version_is_this_checkouts_commit():
+    from ppog_sb3.zoo.study.runner import code_version
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    tracked = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "ppog_sb3"], capture_output=True, text=True)
+    assert code_version() == head + ("+dirty" if tracked.stdout.strip() else "")
