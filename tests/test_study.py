@@ -35,6 +35,8 @@ def test_the_issue_study_has_its_budget():
     assert zoo_seeds == sorted(zoo_seeds)
     assert study.settings["zoo"]["ppog_clip"].params == {"policy_loss": "clip"}
     assert study.settings["course"]["ppo"].params == {"policy_loss": "clip"}
+    # the default checkpoint of a run: every tenth of it, passed to each run's ppog-zoo train
+    assert study.checkpoint_freq == study.n_timesteps // 10 and all(r.checkpoint_freq == study.checkpoint_freq for r in runs)
 
 
 @pytest.mark.parametrize("setting", ["zoo", "stressed"])
@@ -85,6 +87,8 @@ def _write_study(tmp_path: Path, **changes) -> Path:
         ({"settings": {"tiny": {"ppo": {"algo": "ppo", "conf": "missing.yml"}}}}, "conf .*missing.yml' does not exist"),
         ({"reference_arm": {"setting": "tiny", "arm": "a2c"}}, "reference_arm=.* must name a setting and one of its arms"),
         ({"order": ["tiny", "other"]}, "order=.* must list each setting once"),
+        ({"checkpoint_freq": -1}, "checkpoint_freq=-1 must be an integer >= 0"),
+        ({"checkpoint_freq": "often"}, "checkpoint_freq='often' must be an integer >= 0"),
     ],
 )
 def test_bad_study_files_are_refused_with_the_key(tmp_path, changes, message):

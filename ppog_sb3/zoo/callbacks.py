@@ -11,11 +11,13 @@ written after it (SB3 dumps before training): the next rollout's, or an evaluati
 in that rollout; cells of keys not logged since the previous row are empty. A key first logged later (e.g.
 ``rollout/ep_rew_mean`` after the first game ends) adds a column: SB3's CSV writer then rewrites the file with
 the wider header, earlier rows get empty cells. Read it with ``pandas.read_csv``. Hyperparameter-search trials
-write none.
+write none. A run resumed from its checkpoint (``--resume``, :mod:`ppog_sb3.zoo.checkpoints`) writes on into the
+same file.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 
 from stable_baselines3.common.callbacks import BaseCallback
@@ -34,14 +36,18 @@ class ProgressCSVCallback(BaseCallback):
     first callback's ``on_training_end`` once more after ``learn()``).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, append: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.append = append
         self._output: CSVOutputFormat | None = None
 
     def _on_training_start(self) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._output = CSVOutputFormat(self.path)
+        if self.append and os.path.isfile(self.path):
+            self._output = _ContinuedCSVOutputFormat(self.path)
+        else:
+            self._output = CSVOutputFormat(self.path)
         self.logger.output_formats.append(self._output)
 
     def _on_step(self) -> bool:
@@ -54,3 +60,17 @@ class ProgressCSVCallback(BaseCallback):
             self.logger.output_formats.remove(self._output)
         self._output.close()
         self._output = None
+
+
+class _ContinuedCSVOutputFormat(CSVOutputFormat):
+    """SB3's CSV output continuing an existing file (a resumed run, :mod:`ppog_sb3.zoo.checkpoints`): its header's
+    keys, new rows at the end; a new key widens the whole file as SB3's writer does."""
+
+    def __init__(self, filename: str) -> None:  # noqa: D107  (SB3's __init__ would truncate the file)
+        with open(filename, newline="") as handle:
+            header = next(csv.reader(handle), [])
+        self.file = open(filename, "r+")  # noqa: SIM115  (closed by close(), as SB3's)
+        self.file.seek(0, os.SEEK_END)
+        self.keys: list[str] = list(header)
+        self.separator = ","
+        self.quotechar = '"'

@@ -115,6 +115,21 @@ def _train_extras_parser() -> argparse.ArgumentParser:
         metavar="KEY:VALUE",
         help="pin raw search-space parameters for the whole search, e.g. n_steps_pow:6 net_arch:tiny policy_loss:ppog",
     )
+    runs = parser.add_argument_group("ppog-zoo additions (resumable runs: ppog_sb3.zoo.checkpoints)")
+    runs.add_argument(
+        "--checkpoint-freq",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="write <run folder>/checkpoint/ at the first rollout boundary after every STEPS agent steps (all envs "
+        "together), for --resume; 0: none (default: 0)",
+    )
+    runs.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the latest run folder of this --algo/--env/-f from its checkpoint to -n steps, writing on into "
+        "its files; pass the run's other arguments again",
+    )
     return parser
 
 
@@ -148,7 +163,11 @@ def _run_train(argv: list[str]) -> int | None:
     import rl_zoo3.train
 
     # The zoo's train() builds `ExperimentManager(args, ...)`: hand it the subclass with this run's settings
-    manager = functools.partial(PPOGExperimentManager, settings=settings)
+    if extras.checkpoint_freq < 0:
+        extras_parser.error(f"--checkpoint-freq={extras.checkpoint_freq} must be >= 0 (agent steps; 0: no checkpoints)")
+    manager = functools.partial(
+        PPOGExperimentManager, settings=settings, checkpoint_freq=extras.checkpoint_freq, resume=extras.resume
+    )
     with_globals(rl_zoo3.train.train, zoo_globals(f"{PROG} train", rest, ExperimentManager=manager))()
     return 0
 

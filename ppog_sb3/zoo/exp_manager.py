@@ -48,12 +48,13 @@ from optuna.samplers import BaseSampler, PartialFixedSampler, RandomSampler, TPE
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from rl_zoo3.exp_manager import ExperimentManager
+from rl_zoo3.utils import ALGOS, get_latest_run_id
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from ppog_sb3.envs import is_plugin_id
 from ppog_sb3.ppog import PPOG, NonFiniteError
-from ppog_sb3.zoo import fast_env, optuna_study
+from ppog_sb3.zoo import checkpoints, fast_env, optuna_study
 from ppog_sb3.zoo.callbacks import PROGRESS_CSV, ProgressCSVCallback
 from ppog_sb3.zoo.configs import default_config
 from ppog_sb3.zoo.errors import ZooError
@@ -80,12 +81,21 @@ class PPOGExperimentManager(ExperimentManager):
         log_folder: str,
         *pos_args: Any,
         settings: OptimizationSettings | None = None,
+        checkpoint_freq: int = 0,
+        resume: bool = False,
         **kwargs: Any,
     ) -> None:
-        """The zoo's arguments, plus ``settings``: ``ppog-zoo train``'s own options of the Optuna search."""
+        """The zoo's arguments, plus ``settings``: ``ppog-zoo train``'s own options of the Optuna search, and
+        ``checkpoint_freq`` / ``resume``: resumable runs (:mod:`ppog_sb3.zoo.checkpoints`)."""
         if kwargs.get("config") is None:
             kwargs["config"] = default_config(algo)  # --algo ppog without -conf: the package's zoo_configs/ppog.yml
         super().__init__(args, algo, env_id, log_folder, *pos_args, **kwargs)
+        if checkpoint_freq < 0:
+            raise ZooError(f"--checkpoint-freq={checkpoint_freq} must be >= 0 (agent steps; 0: no checkpoints)")
+        self.checkpoint_freq = checkpoint_freq
+        self._resume_from: checkpoints.Checkpoint | None = None
+        if resume:
+            self._set_up_resume()
         # Config section lookup (the zoo's `_is_atari`): ALE ids only. The plugin's ids are Atari for evaluation
         # (is_atari below) but must not get the "atari" section's AtariWrapper and frame_stack.
         self._is_atari = ExperimentManager.is_atari(env_id) and not is_plugin_id(env_id)
@@ -125,7 +135,13 @@ class PPOGExperimentManager(ExperimentManager):
         info_keywords = tuple(self.monitor_kwargs.get("info_keywords", ()))
         monitor_file = os.path.join(log_dir, fast_env.MONITOR_NAME) if log_dir else None
         env: VecEnv = fast_env.make_fast_vec_env(
-            env_id, n_envs, self.seed, options, monitor_file=monitor_file, info_keywords=info_keywords
+            env_id,
+            n_envs,
+            self.seed,
+            options,
+            monitor_file=monitor_file,
+            info_keywords=info_keywords,
+            override_existing=bool(self.monitor_kwargs.get("override_existing", True)),
         )
         if self.verbose > 0:
             frames = (env.observation_space.shape or (0,))[0]
@@ -140,9 +156,81 @@ class PPOGExperimentManager(ExperimentManager):
         return self._maybe_normalize(env, eval_env)
 
     def learn(self, model: BaseAlgorithm) -> None:
-        """The zoo's ``learn``, with SB3's logger also writing ``<run folder>/progress.csv`` (module docstring)."""
-        self.callbacks.append(ProgressCSVCallback(os.path.join(self.save_path, PROGRESS_CSV)))
-        super().learn(model)
+        """The zoo's ``learn``, with SB3's logger also writing ``<run folder>/progress.csv`` (module docstring), and
+        the checkpoints of ``--checkpoint-freq``; after ``--resume`` it trains the rest of the run."""
+        progress = os.path.join(self.save_path, PROGRESS_CSV)
+        resumed = self._resume_from
+        self.callbacks.append(ProgressCSVCallback(progress, append=resumed is not None))
+        if self.checkpoint_freq > 0:
+            saver = checkpoints.ResumeCheckpointCallback(self.save_path, self.checkpoint_freq, progress, resumed)
+            self.callbacks.append(saver)
+        if resumed is None:
+            super().learn(model)
+            return
+        remaining = self.n_timesteps - model.num_timesteps
+        print(f"Resuming {self.save_path} at step {model.num_timesteps}: {max(remaining, 0)} steps to go")
+        if remaining <= 0:
+            return
+        # The zoo's learn() with the remaining steps and reset_num_timesteps=False (same flags, same clean-up)
+        kwargs: dict[str, Any] = {"callback": self.callbacks}
+        if self.log_interval > -1:
+            kwargs["log_interval"] = self.log_interval
+        elif self.log_interval < -1:
+            kwargs["log_interval"] = None
+        try:
+            model.learn(remaining, reset_num_timesteps=False, **kwargs)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.callbacks[0].on_training_end()
+            try:
+                assert model.env is not None
+                model.env.close()
+            except EOFError:
+                pass
+
+    # ------------------------------------------------------------------ resumable runs
+    def _set_up_resume(self) -> None:
+        """``--resume``: continue the latest run folder of this env from its checkpoint (module docstring of
+        :mod:`ppog_sb3.zoo.checkpoints`)."""
+        if self.optimize_hyperparameters:
+            raise ZooError("--resume does not apply to -optimize (a search resumes from its Optuna storage)")
+        if self.continue_training:
+            raise ZooError("--resume continues a run from its own checkpoint: do not pass -i/--trained-agent with it")
+        latest = get_latest_run_id(self.log_path, self.env_name)
+        run_dir = os.path.join(self.log_path, f"{self.env_name}_{latest}")
+        checkpoint = checkpoints.read_checkpoint(run_dir) if latest > 0 else None
+        if checkpoint is None:
+            raise ZooError(
+                f"--resume: no checkpoint in {run_dir if latest > 0 else self.log_path} "
+                f"(a run writes one with --checkpoint-freq; without one, train from the start)"
+            )
+        self._resume_from = checkpoint
+        self.save_path = run_dir
+        self.params_path = os.path.join(run_dir, self.env_name)
+        # The zoo's continue-training path builds the env, then calls _load_pretrained_agent (below) instead of
+        # creating a model; its VecNormalize loading looks next to this file (the checkpoint writes it there)
+        self.continue_training = True
+        self.trained_agent = str(checkpoint.model_path)
+        self.seed = checkpoints.resumed_seed(self.seed, checkpoint.resumes + 1)  # type: ignore[assignment]
+
+    def create_log_folder(self) -> None:
+        if self._resume_from is not None:
+            # before the envs exist: their monitor files continue after the checkpoint's rows
+            checkpoints.prepare_resume(self._resume_from, os.path.join(self.save_path, PROGRESS_CSV))
+            self.monitor_kwargs = {**self.monitor_kwargs, "override_existing": False}
+        super().create_log_folder()
+
+    def _load_pretrained_agent(self, hyperparams: dict[str, Any], env: VecEnv) -> BaseAlgorithm:
+        if self._resume_from is None:
+            return super()._load_pretrained_agent(hyperparams, env)
+        # Decision: no hyperparameters on top of the checkpoint (the zoo's -i passes them to load): the checkpoint
+        # holds the run's own, schedules' progress included; the config may only have been reread unchanged.
+        model = ALGOS[self.algo].load(
+            self.trained_agent, env=env, tensorboard_log=self.tensorboard_log, verbose=self.verbose, device=self.device
+        )
+        model.set_random_seed(self.seed)  # (seed, number of resumes): a resume is deterministic
+        return model
 
     # ------------------------------------------------------------------ Atari detection
     @staticmethod

@@ -173,15 +173,17 @@ def make_fast_vec_env(
     *,
     monitor_file: str | None = None,
     info_keywords: tuple[str, ...] = (),
+    override_existing: bool = True,
 ) -> GameVecMonitor:
-    """``gym.make_vec(env_id, ..., vectorization_mode="vector_entry_point")`` in a :class:`GameVecMonitor`."""
+    """``gym.make_vec(env_id, ..., vectorization_mode="vector_entry_point")`` in a :class:`GameVecMonitor`
+    (``override_existing=False``: a resumed run's monitor file continues)."""
     try:
         venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", seed=seed, **options)
     except ValueError as error:  # the plugin's option checks: "<name>=<value> is not allowed; allowed values: ..."
         raise ZooError(f"invalid env options for {env_id}: {' '.join(str(error).split())}") from error
     if not isinstance(venv, VecEnv):  # the plugin's vector entry point returns an SB3 VecEnv
         raise ZooError(f"{env_id}'s vector entry point returned a {type(venv).__name__}, not a stable-baselines3 VecEnv")
-    return GameVecMonitor(venv, filename=monitor_file, info_keywords=tuple(info_keywords))
+    return GameVecMonitor(venv, filename=monitor_file, info_keywords=tuple(info_keywords), override_existing=override_existing)
 
 
 def make_single_envs(

@@ -10,8 +10,16 @@ Layout: run ``(setting, arm, game, seed)`` is the zoo log folder ``<root>/<setti
 the zoo's own ``<algo>/<EnvName>_1/`` with monitor CSVs, ``progress.csv`` and the zoo's ``args.yml``/``config.yml``),
 so its place is a function of the run alone and two workers never race for the zoo's next run number. A run is done
 when ``<root>/<setting>/<arm>/seed_<seed>/<EnvName>.study_run.yml`` exists: written after the training process
-exited with 0, it records what ran, where, and how long. A zoo run folder without it (a crash, a kill) is deleted
-and the run starts again from scratch: a run is minutes, and resuming a half-written monitor file would be harder to trust.
+exited with 0 having trained all ``n_timesteps`` (the zoo also exits with 0 after Ctrl-C), it records what ran,
+where, and how long.
+
+Interrupted runs resume. Every run writes a checkpoint every ``checkpoint_freq`` agent steps (study file; default a
+tenth of the run) with ``ppog-zoo train --checkpoint-freq``; the next ``study run`` continues an unfinished run from
+its checkpoint (``ppog-zoo train --resume``, :mod:`ppog_sb3.zoo.checkpoints`: the rows logged after the checkpoint
+are cut, the weights, optimizer and schedules continue exactly, the envs start new episodes) and its marker lists
+``resumed_at_steps``. A zoo run folder without a checkpoint is deleted and trained from the start. Decision (changed
+from "always from scratch" when the ALE runs came: hours each, longer than a session): resume, and say so in the
+run's record, so a report can tell resumed runs from the others.
 
 Decisions: training processes get one torch thread each (``--num-threads 1``) and no evaluation callback
 (``--eval-freq -1``): the study's score is the training episodes' return (monitor files), as in the MinAtar paper

@@ -11,9 +11,17 @@ from pathlib import Path
 import gymnasium as gym
 
 from ppog_sb3.envs.minatar import register_minatar_envs
+from ppog_sb3.zoo import checkpoints
 from ppog_sb3.zoo import study as study_package
 from ppog_sb3.zoo.study.runner import random_scores, run_study
-from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, StudyError, is_done, load_study
+from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, Run, StudyError, is_done, load_study, zoo_run_dir
+
+
+def _checkpoint(root: Path, run: Run) -> int | None:
+    """The step an unfinished run resumes at (its checkpoint), None without one."""
+    run_dir = zoo_run_dir(root, run)
+    checkpoint = checkpoints.read_checkpoint(run_dir) if run_dir.is_dir() else None
+    return checkpoint.num_timesteps if checkpoint is not None else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             runs = study.runs()
             for run in runs:
-                print(f"{'done' if is_done(root, run) else 'todo'}  {run.key}")
+                checkpoint = None if is_done(root, run) else _checkpoint(root, run)
+                state = "done" if is_done(root, run) else "todo"
+                print(f"{state}  {run.key}" + (f"  (resumes at step {checkpoint})" if checkpoint is not None else ""))
             print(f"{sum(is_done(root, r) for r in runs)} of {len(runs)} done")
             return 0
         if args.command == "random":

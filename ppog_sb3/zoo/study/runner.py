@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import subprocess
 import threading
 import time
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ppog_sb3.zoo import checkpoints
 from ppog_sb3.zoo.compare.reading import env_folder_name
 from ppog_sb3.zoo.study.spec import Arm, Run, Study, is_done, log_folder, marker_path, train_command, zoo_run_dir
 
@@ -56,21 +59,40 @@ def _say(message: str) -> None:
 
 def _relative_run(run: Run) -> Run:
     arm = Arm(run.arm.name, run.arm.algo, Path(run.arm.conf.name), run.arm.params)
-    return Run(run.setting, arm, run.game, run.seed, run.n_timesteps)
+    return Run(run.setting, arm, run.game, run.seed, run.n_timesteps, run.checkpoint_freq)
+
+
+def _final_timesteps(run_dir: Path) -> int | None:
+    """The step count of the run's final model file (``<run>/<EnvName>.zip``), None without one."""
+    model = run_dir / f"{run_dir.name.rsplit('_', 1)[0]}.zip"
+    try:
+        with zipfile.ZipFile(model) as archive:
+            return int(json.loads(archive.read("data"))["num_timesteps"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
 
 
 def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
-    """Train one run (after removing an unfinished folder of it); write its marker when the process exits with 0.
-    The process's output goes to ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers)."""
+    """Train one run, or resume it from its checkpoint (``ppog-zoo train --resume``) when an interrupted process left
+    one; write its marker when the process exits with 0 having trained all ``n_timesteps``. An unfinished folder
+    without a checkpoint is removed and trained from the start. The process's output goes to
+    ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers)."""
     folder = log_folder(root, run)
-    # The folder is shared by the games of one (setting, arm, seed): remove only this game's unfinished run
-    for stale in (folder / run.arm.algo).glob(f"{env_folder_name(run.game)}_*"):
-        shutil.rmtree(stale)
+    run_dir = zoo_run_dir(root, run)
+    resume_from = checkpoints.read_checkpoint(run_dir) if run.checkpoint_freq > 0 and run_dir.is_dir() else None
+    if resume_from is None:
+        # The folder is shared by the games of one (setting, arm, seed): remove only this game's unfinished run
+        for stale in (folder / run.arm.algo).glob(f"{env_folder_name(run.game)}_*"):
+            shutil.rmtree(stale)
     folder.mkdir(parents=True, exist_ok=True)
     command = train_command(run, root)
+    if resume_from is not None:
+        command.append("--resume")
+        _say(f"resuming {run.key} from its checkpoint at step {resume_from.num_timesteps}")
     started = time.time()
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    with (folder / f"{env_folder_name(run.game)}.train.log").open("w") as log:
+    log_mode = "a" if resume_from is not None else "w"
+    with (folder / f"{env_folder_name(run.game)}.train.log").open(log_mode) as log:
         process = subprocess.run(
             command,
             stdout=log,
@@ -83,9 +105,17 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
     if process.returncode != 0:
         _say(f"FAILED {run.key} (exit {process.returncode}, {wall:.0f} s): see {folder}")
         return False
-    if not zoo_run_dir(root, run).is_dir():
-        _say(f"FAILED {run.key}: the zoo wrote no {zoo_run_dir(root, run)}")
+    if not run_dir.is_dir():
+        _say(f"FAILED {run.key}: the zoo wrote no {run_dir}")
         return False
+    # The zoo saves the model and exits with 0 on Ctrl-C too: a run is done only with all its steps
+    steps = _final_timesteps(run_dir)
+    if steps is None or steps < run.n_timesteps:
+        _say(f"FAILED {run.key}: its model has {steps} of {run.n_timesteps} steps (interrupted?); run the study again")
+        return False
+    resumes = checkpoints.read_resumes(run_dir)
+    if resumes:  # the training seconds of the segments before the last resume
+        wall += resumes[-1]["train_seconds_before"]
     record = {
         "setting": run.setting,
         "arm": run.arm.name,
@@ -104,8 +134,11 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
         "code": code_version(),
         "side_by_side": os.environ.get("PPOG_STUDY_WORKERS", ""),
     }
+    if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.checkpoints
+        record["resumed_at_steps"] = [r["num_timesteps"] for r in resumes]
     with marker_path(root, run).open("w") as handle:
         yaml.safe_dump(record, handle, sort_keys=False)
+    shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
     _say(f"done {run.key} in {wall:.0f} s")
     return True
 

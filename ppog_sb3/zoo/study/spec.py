@@ -38,6 +38,7 @@ class Run:
     game: str
     seed: int
     n_timesteps: int
+    checkpoint_freq: int = 0  # ppog-zoo train --checkpoint-freq (0: none), for resuming an interrupted run
 
     @property
     def key(self) -> str:
@@ -53,6 +54,7 @@ class Study:
     settings: dict[str, dict[str, Arm]]
     order: tuple[str, ...]
     reference_arm: tuple[str, str]
+    checkpoint_freq: int = 0
 
     def runs(
         self,
@@ -78,7 +80,7 @@ class Study:
                 for game in games if games is not None else self.games:
                     for arm in self.settings[setting].values():
                         if arms is None or arm.name in arms:
-                            result.append(Run(setting, arm, game, int(seed), self.n_timesteps))
+                            result.append(Run(setting, arm, game, int(seed), self.n_timesteps, self.checkpoint_freq))
         return result
 
 
@@ -124,6 +126,11 @@ def load_study(path: str | Path) -> Study:
             if not isinstance(params, dict):
                 raise StudyError(f"{arm_where}: params must be a mapping")
             settings[setting][arm_name] = Arm(arm_name, _require(spec, "algo", str, arm_where), conf, dict(params))
+    # Decision: by default a checkpoint every 10% of a run (at most a tenth of a run is trained twice after a kill);
+    # `checkpoint_freq: 0` turns them off. Checkpoints do not change what a run computes (tests/test_checkpoints.py).
+    checkpoint_freq = data.get("checkpoint_freq", max(n_timesteps // 10, 1))
+    if not isinstance(checkpoint_freq, int) or isinstance(checkpoint_freq, bool) or checkpoint_freq < 0:
+        raise StudyError(f"{where}: checkpoint_freq={checkpoint_freq!r} must be an integer >= 0 (agent steps; 0: none)")
     order = data.get("order", list(settings))
     if sorted(order) != sorted(settings):
         raise StudyError(f"{where}: order={order!r} must list each setting once: {sorted(settings)}")
@@ -138,6 +145,7 @@ def load_study(path: str | Path) -> Study:
         settings=settings,
         order=tuple(order),
         reference_arm=(reference["setting"], reference["arm"]),
+        checkpoint_freq=checkpoint_freq,
     )
 
 
@@ -173,6 +181,8 @@ def train_command(run: Run, root: str | Path) -> list[str]:
         "--num-threads", "1",
         "--eval-freq", "-1",
     ]  # fmt: skip
+    if run.checkpoint_freq > 0:
+        command += ["--checkpoint-freq", str(run.checkpoint_freq)]
     if run.arm.params:
         command += ["-params", *(f"{key}:{value}" for key, value in run.arm.params.items())]
     return command

@@ -1,0 +1,274 @@
+"""Resumable ``ppog-zoo train`` runs: ``--checkpoint-freq N`` writes a checkpoint, ``--resume`` continues from it.
+
+Long runs (an ALE study run is hours on a 2-core machine) are killed by session ends, preemption and crashes; the
+zoo's own ``--save-freq``/``-i`` start a *new* run from a saved model (schedules, step count and logs restart). This
+is the continuation of the *same* run, for any algorithm of the zoo that is an SB3 ``OnPolicyAlgorithm``:
+
+- **Checkpoint** (:class:`ResumeCheckpointCallback`): at the first rollout boundary after every ``N`` agent steps, the
+  run folder gets ``checkpoint/model_<steps>.zip`` (``model.save``: weights, optimizer states, step and update counts,
+  schedules' progress, the episode-info buffer), ``checkpoint/<EnvName>/vecnormalize.pkl`` when the env is
+  normalized, and then ``checkpoint/checkpoint.yml``: which zip, the step count, how many rows ``progress.csv`` and
+  each ``*.monitor.csv`` had, the logger values recorded since its last row (the ``train/*`` of the update just
+  made, which SB3 writes with the next row) and the training seconds so far. Each file is written to a temporary
+  name and renamed, and ``checkpoint.yml`` last: a process killed at any moment leaves a complete checkpoint.
+- **Resume** (``--resume``, same other arguments): the latest run folder of the env (``<algo>/<EnvName>_<n>``) must
+  hold a checkpoint. The rows written after it are cut from ``progress.csv`` and the monitor files (their steps are
+  trained again), the model is loaded and trains the remaining ``n_timesteps - steps`` with
+  ``reset_num_timesteps=False``, writing on into the same files and folder; ``resumes.csv`` in the run folder gets one
+  row per resume (step, time, training seconds before it).
+
+Decision: a resume is *not* bit for bit the uninterrupted run, and says so. The C++ Atari vector env cannot save its
+emulators' states, so every env starts a new episode at the resume (the episodes in flight at the checkpoint are
+not in the monitor files), and the random streams are reseeded from ``(seed, number of resumes)`` (deterministic:
+the same checkpoint resumed twice continues identically). Everything that learning depends on (weights, optimizer
+moments, learning-rate/clip/entropy schedules, step and update counts) continues exactly. In-process exact resume of
+PPOG, env state included, is :mod:`ppog_sb3.common.resume`. The monitor's ``t`` column restarts at 0 at a resume
+(SB3's ``Monitor`` takes its origin from its own start).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from ppog_sb3.zoo.errors import ZooError
+
+#: The checkpoint folder inside a run folder, its description file, and the run folder's record of resumes.
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_FILE = "checkpoint.yml"
+RESUMES_CSV = "resumes.csv"
+MONITOR_PATTERN = "*.monitor.csv"
+#: Seed offset per resume: the resumed env streams and sampling streams are ``seed + RESUME_SEED_STRIDE * k``.
+RESUME_SEED_STRIDE = 1_000_003
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What ``checkpoint/checkpoint.yml`` describes (see the module docstring)."""
+
+    run_dir: Path
+    model: str  # the zip's file name in the checkpoint folder
+    num_timesteps: int
+    progress_rows: int
+    monitor_rows: dict[str, int]
+    train_seconds: float
+    resumes: int  # how many resumes came before this checkpoint
+    logger_values: dict[str, float | int] = field(default_factory=dict)
+    logger_excluded: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def model_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_DIR / self.model
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _data_rows(path: Path, header_lines: int) -> int:
+    if not path.is_file():
+        return 0
+    with path.open() as handle:
+        return max(sum(1 for _ in handle) - header_lines, 0)
+
+
+def _monitor_files(run_dir: Path) -> list[Path]:
+    return sorted(Path(p) for p in glob.glob(str(run_dir / MONITOR_PATTERN)))
+
+
+def read_checkpoint(run_dir: str | Path) -> Checkpoint | None:
+    """The run folder's checkpoint, or None when it has none (or only the pieces of one being written)."""
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text())
+    checkpoint = Checkpoint(
+        run_dir=run_dir,
+        model=str(data["model"]),
+        num_timesteps=int(data["num_timesteps"]),
+        progress_rows=int(data["progress_rows"]),
+        monitor_rows={str(k): int(v) for k, v in (data.get("monitor_rows") or {}).items()},
+        train_seconds=float(data.get("train_seconds", 0.0)),
+        resumes=int(data.get("resumes", 0)),
+        logger_values={str(k): v for k, v in (data.get("logger_values") or {}).items() if isinstance(v, (int, float))},
+        logger_excluded={str(k): [str(f) for f in v] for k, v in (data.get("logger_excluded") or {}).items()},
+    )
+    if not checkpoint.model_path.is_file():
+        raise ZooError(f"{path} names {checkpoint.model}, which is not in {path.parent}")
+    return checkpoint
+
+
+def resumed_seed(seed: int | None, resumes: int) -> int | None:
+    """The seed of the env and random streams after the ``resumes``-th resume (None stays None: unseeded)."""
+    return None if seed is None else (seed + RESUME_SEED_STRIDE * resumes) % 2**32
+
+
+class ResumeCheckpointCallback(BaseCallback):
+    """Writes the run folder's checkpoint at the first rollout boundary after every ``every_steps`` agent steps.
+
+    At a rollout's start the previous update is complete and the rollout buffer is empty: the model file then holds
+    the whole learning state (module docstring).
+
+    :param run_dir: the run folder (the zoo's ``save_path``)
+    :param every_steps: agent steps (all envs together) between checkpoints, > 0
+    :param progress_csv: the run's ``progress.csv`` (its rows are counted into the checkpoint)
+    :param resumed: the checkpoint this process resumed from, if any (training seconds and resumes carry on)
+    """
+
+    def __init__(self, run_dir: str | Path, every_steps: int, progress_csv: str | Path, resumed: Checkpoint | None = None):
+        super().__init__()
+        if every_steps <= 0:
+            raise ValueError(f"every_steps={every_steps} must be > 0")
+        self.run_dir = Path(run_dir)
+        self.every_steps = every_steps
+        self.progress_csv = Path(progress_csv)
+        self.resumed = resumed
+        self._last_saved = 0
+        self._started = 0.0
+
+    def _on_training_start(self) -> None:
+        self._last_saved = self.model.num_timesteps
+        self._started = time.time()
+        if self.resumed is not None:
+            # The update before the checkpoint recorded train/* values that SB3 writes with the next row: put them back
+            for key, value in self.resumed.logger_values.items():
+                excluded = self.resumed.logger_excluded.get(key)
+                self.logger.record(key, value, exclude=tuple(excluded) if excluded else None)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        if self.model.num_timesteps - self._last_saved >= self.every_steps:
+            self.save()
+
+    def save(self) -> Checkpoint:
+        """Write the checkpoint now (meaningful at a rollout boundary); return what ``checkpoint.yml`` says."""
+        model: BaseAlgorithm = self.model
+        folder = self.run_dir / CHECKPOINT_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for leftover in folder.glob(".tmp-*"):  # of a process killed while it saved
+            leftover.unlink()
+        steps = int(model.num_timesteps)
+        name = f"model_{steps}_steps.zip"
+        tmp = folder / f".tmp-{os.getpid()}-{name}"
+        model.save(tmp)
+        os.replace(tmp, folder / name)
+        vec_normalize = model.get_vec_normalize_env()
+        if isinstance(vec_normalize, VecNormalize):
+            stats = folder / self.run_dir.name.rsplit("_", 1)[0]
+            stats.mkdir(exist_ok=True)
+            vec_normalize.save(str(stats / ".vecnormalize.pkl.tmp"))
+            os.replace(stats / ".vecnormalize.pkl.tmp", stats / "vecnormalize.pkl")
+        earlier = self.resumed.train_seconds if self.resumed is not None else 0.0
+        checkpoint = Checkpoint(
+            run_dir=self.run_dir,
+            model=name,
+            num_timesteps=steps,
+            progress_rows=_data_rows(self.progress_csv, header_lines=1),
+            monitor_rows={p.name: _data_rows(p, header_lines=2) for p in _monitor_files(self.run_dir)},
+            train_seconds=round(earlier + time.time() - self._started, 1),
+            resumes=self.resumed.resumes + 1 if self.resumed is not None else 0,
+            logger_values=_pending_values(self.logger),
+            logger_excluded=_pending_exclusions(self.logger),
+        )
+        record = {
+            "model": checkpoint.model,
+            "num_timesteps": checkpoint.num_timesteps,
+            "progress_rows": checkpoint.progress_rows,
+            "monitor_rows": checkpoint.monitor_rows,
+            "train_seconds": checkpoint.train_seconds,
+            "resumes": checkpoint.resumes,
+            "logger_values": checkpoint.logger_values,
+            "logger_excluded": checkpoint.logger_excluded,
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        _atomic_write_text(folder / CHECKPOINT_FILE, yaml.safe_dump(record, sort_keys=False))
+        for old in folder.glob("model_*_steps.zip"):
+            if old.name != name:
+                old.unlink()
+        self._last_saved = steps
+        return checkpoint
+
+
+def _pending_values(logger: Any) -> dict[str, float | int]:
+    """The numbers recorded in the SB3 logger since its last dump (bools and strings are not train/* values)."""
+    values: dict[str, float | int] = {}
+    for key, value in logger.name_to_value.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            continue
+        values[key] = int(value) if isinstance(value, (int, np.integer)) else float(value)
+    return values
+
+
+def _pending_exclusions(logger: Any) -> dict[str, list[str]]:
+    excluded = getattr(logger, "name_to_excluded", {})
+    return {key: list(excluded[key]) for key in _pending_values(logger) if excluded.get(key)}
+
+
+def _truncate_rows(path: Path, header_lines: int, rows: int) -> None:
+    if not path.is_file():
+        return
+    with path.open(newline="") as handle:
+        lines = handle.readlines()
+    keep = lines[: header_lines + rows]
+    if len(keep) != len(lines):
+        _atomic_write_text(path, "".join(keep))
+
+
+def prepare_resume(checkpoint: Checkpoint, progress_csv: str | Path) -> None:
+    """Cut the rows written after the checkpoint from ``progress.csv`` and the monitor files, and record the resume
+    in ``resumes.csv``. A monitor file the checkpoint does not know (none yet at the checkpoint) is emptied to its
+    header."""
+    _truncate_rows(Path(progress_csv), 1, checkpoint.progress_rows)
+    for path in _monitor_files(checkpoint.run_dir):
+        _truncate_rows(path, 2, checkpoint.monitor_rows.get(path.name, 0))
+    log = checkpoint.run_dir / RESUMES_CSV
+    new = not log.is_file()
+    with log.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["resume", "num_timesteps", "train_seconds_before", "resumed_at"])
+        writer.writerow(
+            [checkpoint.resumes + 1, checkpoint.num_timesteps, checkpoint.train_seconds, time.strftime("%Y-%m-%dT%H:%M:%S%z")]
+        )
+
+
+def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of a run folder's ``resumes.csv`` (empty for a run that never resumed)."""
+    path = Path(run_dir) / RESUMES_CSV
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return [
+            {"num_timesteps": int(row["num_timesteps"]), "train_seconds_before": float(row["train_seconds_before"])}
+            for row in csv.DictReader(handle)
+        ]
+
+
+def reopen_progress_rows(path: str | Path) -> tuple[list[str], int]:
+    """The header keys and data-row count of an existing ``progress.csv`` (for appending to it)."""
+    path = Path(path)
+    if not path.is_file():
+        return [], 0
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        return list(header), sum(1 for _ in reader)
