@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.ppog-install.stamp
 
-.PHONY: install train test lint bench-memory study study-report
+.PHONY: install train test lint bench-memory study study-report study-si study-si-report
 
 $(PYTHON):
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -45,13 +45,24 @@ bench-memory: install
 	$(PYTHON) benchmarks/buffer_memory.py
 
 # The MinAtar PPOG-vs-PPO study (zoo_configs/minatar/study.yml; README "Does PPOG beat PPO?"): trains the runs not in
-# results/logs/minatar yet (resumable: a rerun skips finished runs), then draws the report from all finished runs
+# results/logs/minatar yet (resumable: a rerun skips finished runs and continues interrupted ones from their
+# checkpoints), then draws the report from all finished runs. The ALE Space Invaders study: `make study-si`.
 STUDY ?= zoo_configs/minatar/study.yml
 STUDY_LOGS ?= results/logs/minatar
+STUDY_REPORT ?= results/report_minatar
 STUDY_WORKERS ?= 2
 
 study: install
 	$(VENV)/bin/ppog-zoo study run $(STUDY) -f $(STUDY_LOGS) --workers $(STUDY_WORKERS) --nice 5
 
 study-report: install
-	$(VENV)/bin/ppog-zoo study report $(STUDY) -f $(STUDY_LOGS) -o results/report_minatar
+	$(VENV)/bin/ppog-zoo study report $(STUDY) -f $(STUDY_LOGS) -o $(STUDY_REPORT)
+
+SI_STUDY = STUDY=zoo_configs/space_invaders/study.yml STUDY_LOGS=results/logs/space_invaders \
+	STUDY_REPORT=results/report_space_invaders
+
+study-si:
+	$(MAKE) study $(SI_STUDY)
+
+study-si-report:
+	$(MAKE) study-report $(SI_STUDY)

@@ -42,7 +42,7 @@ RLIABLE_HINT = 'ppog-zoo study report needs rliable: pip install "ppog-sb3[study
 
 def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(per_run, episodes)``: one row per finished run (``setting, arm, algo, game, seed, episodes, timesteps,
-    final_score, wall_s``) and all their episodes (``load_run`` rows plus ``setting, arm, game``)."""
+    final_score, wall_s, resumed``) and all their episodes (``load_run`` rows plus ``setting, arm, game``)."""
     rows, tables = [], []
     for run in study.runs():
         if not is_done(root, run):
@@ -63,13 +63,14 @@ def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.
                 "timesteps": float(episodes["timesteps"].iloc[-1]),
                 "final_score": float(episodes["reward"].tail(max(int(last), 1)).mean()),
                 "wall_s": float(record.get("wall_s", float("nan"))),
+                "resumed": len(record.get("resumed_at_steps") or []),  # resumes from a checkpoint (runner.execute)
                 # trust-region diagnostics, mean over the run's updates (SB3's meaning of clip_fraction for both)
                 "clip_fraction": _mean_column(progress, "train/clip_fraction"),
                 "approx_kl": _mean_column(progress, "train/approx_kl"),
             }
         )
         tables.append(episodes.assign(setting=run.setting, arm=run.arm.name, game=run.game))
-    columns = ["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s"]
+    columns = ["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s", "resumed"]
     per_run = pd.DataFrame(rows, columns=[*columns, "clip_fraction", "approx_kl"])
     return per_run, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
 
@@ -236,14 +237,18 @@ def report(
 
 
 def _runs_table(study: Study, root: Path, per_run: pd.DataFrame) -> str:
-    rows = ["| setting | arm | finished / planned | agent steps per run | wall time per run (s) |", "|---|---|---|---|---|"]
+    rows = [
+        "| setting | arm | finished / planned | agent steps per run | wall time per run (s) | resumed from a checkpoint |",
+        "|---|---|---|---|---|---|",
+    ]
     for setting in study.order:
         for arm in study.settings[setting].values():
             planned = [r for r in study.runs(settings=[setting], arms=[arm.name])]
             done = per_run[(per_run["setting"] == setting) & (per_run["arm"] == arm.name)]
             steps = f"{done['timesteps'].min():.0f}" if len(done) else "-"
             wall = f"{done['wall_s'].mean():.0f}" if len(done) else "-"
-            rows.append(f"| {setting} | {arm.name} | {len(done)} / {len(planned)} | {steps} | {wall} |")
+            resumed = f"{int((done['resumed'] > 0).sum())} runs" if len(done) else "-"
+            rows.append(f"| {setting} | {arm.name} | {len(done)} / {len(planned)} | {steps} | {wall} | {resumed} |")
     return "\n".join(rows)
 
 
