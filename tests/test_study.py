@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from ppog_sb3.zoo.compare.reading import run_seed
+from ppog_sb3.zoo.compare.reading import env_folder_name, run_seed
 from ppog_sb3.zoo.study.report import comparisons, report
-from ppog_sb3.zoo.study.spec import StudyError, is_done, load_study, marker_path, zoo_run_dir
+from ppog_sb3.zoo.study.spec import StudyError, is_done, load_study, log_folder, marker_path, zoo_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "zoo_configs" / "minatar" / "study.yml"
@@ -230,3 +230,28 @@ def test_code_version_is_this_checkouts_commit():
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     tracked = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "ppog_sb3"], capture_output=True, text=True)
     assert code_version() == head + ("+dirty" if tracked.stdout.strip() else "")
+
+
+def test_a_run_locked_by_another_process_is_skipped(tmp_path, capsys):
+    """A second `study run` on the same folder, or the orphaned training process of a killed runner, holds the
+    run's flock: this runner leaves the run alone instead of deleting its folder under it."""
+    import fcntl
+    import os
+
+    from ppog_sb3.zoo.study.runner import execute, run_study
+
+    study = load_study(_write_study(tmp_path))
+    root = tmp_path / "logs"
+    run = study.runs()[0]
+    lock_path = log_folder(root, run) / f"{env_folder_name(run.game)}.lock"
+    lock_path.parent.mkdir(parents=True)
+    holder = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        assert execute(run, root) is None
+        assert run_study(study, root, [run], workers=1) == 0
+    finally:
+        os.close(holder)
+    printed = capsys.readouterr().out
+    assert f"skipped {run.key}: another process is training it" in printed and "1 skipped" in printed
+    assert not zoo_run_dir(root, run).exists() and not is_done(root, run)

@@ -19,7 +19,8 @@ its checkpoint (``ppog-zoo train --resume``, :mod:`ppog_sb3.zoo.checkpoints`: th
 are cut, the weights, optimizer and schedules continue exactly, the envs start new episodes) and its marker lists
 ``resumed_at_steps``. A zoo run folder without a checkpoint is deleted and trained from the start. Decision (changed
 from "always from scratch" when the ALE runs came: hours each, longer than a session): resume, and say so in the
-run's record, so a report can tell resumed runs from the others.
+run's record, so a report can tell resumed runs from the others. A run being trained is locked (``flock`` on
+``<root>/<setting>/<arm>/seed_<seed>/<EnvName>.lock``, inherited by its training process): another runner skips it.
 
 Decisions: training processes get one torch thread each (``--num-threads 1``) and no evaluation callback
 (``--eval-freq -1``): the study's score is the training episodes' return (monitor files), as in the MinAtar paper

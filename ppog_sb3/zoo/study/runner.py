@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -72,11 +73,33 @@ def _final_timesteps(run_dir: Path) -> int | None:
         return None
 
 
-def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
+def execute(run: Run, root: str | Path, nice: int = 0) -> bool | None:
     """Train one run, or resume it from its checkpoint (``ppog-zoo train --resume``) when an interrupted process left
     one; write its marker when the process exits with 0 having trained all ``n_timesteps``. An unfinished folder
     without a checkpoint is removed and trained from the start. The process's output goes to
-    ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers)."""
+    ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers).
+
+    Returns True when the run is done, False when it failed, None when another process holds the run's lock
+    (``<folder>/<EnvName>.lock``, ``flock``): a second ``study run`` on the same log folder, or the training process
+    of a runner that was killed (the process inherits the lock and keeps it until it exits), is never raced."""
+    folder = log_folder(root, run)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_path = folder / f"{env_folder_name(run.game)}.lock"
+    lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say(f"skipped {run.key}: another process is training it ({lock_path} is locked)")
+            return None
+        if is_done(root, run):  # finished by another runner since this one listed it
+            return True
+        return _execute_locked(run, root, nice, lock)
+    finally:
+        os.close(lock)
+
+
+def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     folder = log_folder(root, run)
     run_dir = zoo_run_dir(root, run)
     resume_from = checkpoints.read_checkpoint(run_dir) if run.checkpoint_freq > 0 and run_dir.is_dir() else None
@@ -84,7 +107,6 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
         # The folder is shared by the games of one (setting, arm, seed): remove only this game's unfinished run
         for stale in (folder / run.arm.algo).glob(f"{env_folder_name(run.game)}_*"):
             shutil.rmtree(stale)
-    folder.mkdir(parents=True, exist_ok=True)
     command = train_command(run, root)
     if resume_from is not None:
         command.append("--resume")
@@ -98,6 +120,7 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            pass_fds=(lock,),  # the training process holds the run's lock too, as long as it lives
             env=environment,
             preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
@@ -154,8 +177,8 @@ def run_study(study: Study, root: str | Path, runs: list[Run], workers: int, nic
     os.environ["PPOG_STUDY_WORKERS"] = str(workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda run: execute(run, root, nice), todo))
-    failed = results.count(False)
-    _say(f"finished: {len(todo) - failed} trained, {failed} failed")
+    failed, busy = results.count(False), results.count(None)
+    _say(f"finished: {len(todo) - failed - busy} trained, {failed} failed, {busy} skipped (trained elsewhere)")
     return failed
 
 
