@@ -31,9 +31,9 @@ ALGOS = {"ppo": PPO, "ppog": PPOG}
 SCHEDULES = ["time/total_timesteps", "train/learning_rate", "train/clip_range", "train/n_updates"]
 
 
-def _train(root: Path, algo: str, *extra: str, check: bool = True):
+def _train(root: Path, algo: str, *extra: str, check: bool = True, params: tuple[str, ...] = ()):
     args = ["train", "--algo", algo, "--env", "CartPole-v1", "-n", str(N), "--seed", "7", "-f", str(root)]
-    args += ["--eval-freq", "-1", "--num-threads", "1", *extra, *CARTPOLE_SMALL]
+    args += ["--eval-freq", "-1", "--num-threads", "1", *extra, *CARTPOLE_SMALL, *params]  # -params last
     return run_zoo(*args, cwd=root.parent, check=check)
 
 
@@ -174,3 +174,13 @@ def test_an_interrupted_study_run_resumes_from_its_checkpoint(tmp_path, how, cap
     assert _steps(run_dir) == STUDY_N
     steps = pd.read_csv(run_dir / "progress.csv")["time/total_timesteps"].tolist()
     assert steps == list(range(128, STUDY_N + 1, 128))  # every rollout once: nothing lost, nothing twice
+
+
+def test_a_normalized_run_resumes_with_its_normalization_statistics(tmp_path):
+    root = tmp_path / "logs"
+    _train(root, "ppo", "--checkpoint-freq", str(FREQ), params=("normalize:True",))
+    stats = _run_dir(root, "ppo") / "checkpoint" / "CartPole-v1" / "vecnormalize.pkl"
+    assert stats.is_file()
+    result = _train(root, "ppo", "--checkpoint-freq", str(FREQ), "--resume", params=("normalize:True",))
+    assert "Loading saved VecNormalize stats" in result.stdout and "at step 3072" in result.stdout, result.describe()
+    assert _steps(_run_dir(root, "ppo")) == N
