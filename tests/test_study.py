@@ -225,7 +225,7 @@ def test_space_invaders_study_and_its_random_scores():
 
 
 def test_code_version_is_this_checkouts_commit():
-    from ppog_sb3.zoo.study.runner import code_version
+    from ppog_sb3.zoo.provenance import code_version
 
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     tracked = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "ppog_sb3"], capture_output=True, text=True)

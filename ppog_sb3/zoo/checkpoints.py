@@ -15,7 +15,7 @@ is the continuation of the *same* run, for any algorithm of the zoo that is an S
   hold a checkpoint. The rows written after it are cut from ``progress.csv`` and the monitor files (their steps are
   trained again), the model is loaded and trains the remaining ``n_timesteps - steps`` with
   ``reset_num_timesteps=False``, writing on into the same files and folder; ``resumes.csv`` in the run folder gets one
-  row per resume (step, time, training seconds before it).
+  row per resume (step, time, training seconds before it, the machine and code commit of the segment it starts).
 
 Decision: a resume is *not* bit for bit the uninterrupted run, and says so. The C++ Atari vector env cannot save its
 emulators' states, so every env starts a new episode at the resume (the episodes in flight at the checkpoint are
@@ -43,6 +43,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
 from ppog_sb3.zoo.errors import ZooError
+from ppog_sb3.zoo.provenance import code_version, machine_description
 
 #: The checkpoint folder inside a run folder, its description file, and the run folder's record of resumes.
 CHECKPOINT_DIR = "checkpoint"
@@ -245,10 +246,10 @@ def prepare_resume(checkpoint: Checkpoint, progress_csv: str | Path) -> None:
     with log.open("a", newline="") as handle:
         writer = csv.writer(handle)
         if new:
-            writer.writerow(["resume", "num_timesteps", "train_seconds_before", "resumed_at"])
-        writer.writerow(
-            [checkpoint.resumes + 1, checkpoint.num_timesteps, checkpoint.train_seconds, time.strftime("%Y-%m-%dT%H:%M:%S%z")]
-        )
+            writer.writerow(["resume", "num_timesteps", "train_seconds_before", "resumed_at", "machine", "code"])
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        row = [checkpoint.resumes + 1, checkpoint.num_timesteps, checkpoint.train_seconds, now]
+        writer.writerow([*row, machine_description(), code_version()])  # the next segment may run elsewhere
 
 
 def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -258,7 +259,12 @@ def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:
         return []
     with path.open(newline="") as handle:
         return [
-            {"num_timesteps": int(row["num_timesteps"]), "train_seconds_before": float(row["train_seconds_before"])}
+            {
+                "num_timesteps": int(row["num_timesteps"]),
+                "train_seconds_before": float(row["train_seconds_before"]),
+                "machine": row.get("machine", ""),
+                "code": row.get("code", ""),
+            }
             for row in csv.DictReader(handle)
         ]
 

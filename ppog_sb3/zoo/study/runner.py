@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import platform
 import shutil
 import subprocess
 import threading
@@ -20,35 +19,8 @@ import yaml
 
 from ppog_sb3.zoo import checkpoints
 from ppog_sb3.zoo.compare.reading import env_folder_name
+from ppog_sb3.zoo.provenance import code_version, machine_description
 from ppog_sb3.zoo.study.spec import Arm, Run, Study, is_done, log_folder, marker_path, train_command, zoo_run_dir
-
-
-def machine_description() -> str:
-    """``"AMD EPYC, 2 cores, torch CPU capability AVX512"``: the machine a run's wall time belongs to."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{model}, {os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
-
-
-def code_version() -> str:
-    """The git commit of the ppog_sb3 checkout that ran (``"unknown"`` for an installed wheel), ``+dirty`` if changed."""
-    checkout = Path(__file__).resolve().parents[3]  # <checkout>/ppog_sb3/zoo/study/runner.py
-    try:
-        head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        status = ["git", "-C", str(checkout), "status", "--porcelain", "ppog_sb3"]
-        dirty = subprocess.run(status, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
 
 _print_lock = threading.Lock()
 
@@ -159,6 +131,8 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     }
     if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.checkpoints
         record["resumed_at_steps"] = [r["num_timesteps"] for r in resumes]
+        # the machine and code of each resumed segment (from resumes.csv); `machine` and `code` above are the last one's
+        record["segments"] = [{"from_step": r["num_timesteps"], "machine": r["machine"], "code": r["code"]} for r in resumes]
     with marker_path(root, run).open("w") as handle:
         yaml.safe_dump(record, handle, sort_keys=False)
     shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
