@@ -23,7 +23,9 @@ not in the monitor files), and the random streams are reseeded from ``(seed, num
 the same checkpoint resumed twice continues identically). Everything that learning depends on (weights, optimizer
 moments, learning-rate/clip/entropy schedules, step and update counts) continues exactly. In-process exact resume of
 PPOG, env state included, is :mod:`ppog_sb3.common.resume`. The monitor's ``t`` column restarts at 0 at a resume
-(SB3's ``Monitor`` takes its origin from its own start).
+(SB3's ``Monitor`` takes its origin from its own start). The zoo's evaluation callback (``--eval-freq``) keeps its
+history in memory: after a resume ``evaluations.npz`` holds the resumed segment's evaluations only, and
+``best_model.zip`` is the best of that segment (the study runs train without evaluation).
 """
 
 from __future__ import annotations
