@@ -83,6 +83,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     if resume_from is not None:
         command.append("--resume")
         _say(f"resuming {run.key} from its checkpoint at step {resume_from.num_timesteps}")
+    code = code_version()  # at the start: the checkout may change while the run trains
     started = time.time()
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     log_mode = "a" if resume_from is not None else "w"
@@ -126,7 +127,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
         "wall_s": round(wall, 1),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_description(),
-        "code": code_version(),
+        "code": code,
         "side_by_side": os.environ.get("PPOG_STUDY_WORKERS", ""),
     }
     if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.checkpoints
