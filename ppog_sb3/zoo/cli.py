@@ -33,6 +33,7 @@ Extra commands: :func:`register_command` adds one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -341,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     registered_before = is_registered()  # an in-process caller finds the zoo's tables as it left them
     try:
         code = COMMANDS[name].run(rest)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is handled below
         return 0 if code is None else int(code)
     except SystemExit as exit_:
         if exit_.code is None or isinstance(exit_.code, int):
@@ -350,6 +352,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`ppog-zoo study status ... | head`): stop quietly, as other command-line tools do
+        # (the stdout redirect keeps Python's own flush at exit from failing again; Python docs, "Note on SIGPIPE")
+        with contextlib.suppress(OSError, ValueError):  # not a real file (a caller's capture): nothing to redirect
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except Exception as error:
         if debug:
             raise

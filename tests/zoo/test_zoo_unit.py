@@ -331,3 +331,22 @@ def test_sampler_is_the_zoos_ppo_space_plus_ppogs_own():
         k: v for k, v in convert_onpolicy_params(ppo_part).items() if k != "batch_size"
     }
     assert set(kwargs) - set(zoo_kwargs) == {"vf_learning_rate", "ent_coef_decay", "ent_coef_min", "policy_loss"}
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path, unbuffered):
+    """`ppog-zoo study status ... | head -1`: the pipe's reader is gone before the command writes (its read end is
+    closed here at once, while the command is still importing), so every write fails with EPIPE."""
+    import subprocess
+
+    from zoo_helpers import REPO, zoo_command, zoo_env
+
+    study = REPO / "zoo_configs" / "minatar" / "study.yml"
+    env = zoo_env({"PYTHONUNBUFFERED": unbuffered})
+    if not unbuffered:
+        env.pop("PYTHONUNBUFFERED")
+    command = zoo_command("study", "status", str(study), "-f", str(tmp_path))
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 141 and err.decode() == "", err.decode()[-2000:]  # 128 + SIGPIPE, nothing printed
