@@ -34,7 +34,7 @@ import csv
 import glob
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,7 @@ class ResumeCheckpointCallback(BaseCallback):
             vec_normalize.save(str(stats / ".vecnormalize.pkl.tmp"))
             os.replace(stats / ".vecnormalize.pkl.tmp", stats / "vecnormalize.pkl")
         earlier = self.resumed.train_seconds if self.resumed is not None else 0.0
+        pending = _pending_values(self.logger)
         checkpoint = Checkpoint(
             run_dir=self.run_dir,
             model=name,
@@ -189,20 +190,11 @@ class ResumeCheckpointCallback(BaseCallback):
             monitor_rows={p.name: _data_rows(p, header_lines=2) for p in _monitor_files(self.run_dir)},
             train_seconds=round(earlier + time.time() - self._started, 1),
             resumes=self.resumed.resumes + 1 if self.resumed is not None else 0,
-            logger_values=_pending_values(self.logger),
-            logger_excluded=_pending_exclusions(self.logger),
+            logger_values=pending,
+            logger_excluded=_pending_exclusions(self.logger, pending),
         )
-        record = {
-            "model": checkpoint.model,
-            "num_timesteps": checkpoint.num_timesteps,
-            "progress_rows": checkpoint.progress_rows,
-            "monitor_rows": checkpoint.monitor_rows,
-            "train_seconds": checkpoint.train_seconds,
-            "resumes": checkpoint.resumes,
-            "logger_values": checkpoint.logger_values,
-            "logger_excluded": checkpoint.logger_excluded,
-            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        record = {key: value for key, value in asdict(checkpoint).items() if key != "run_dir"}
+        record["saved"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         _atomic_write_text(folder / CHECKPOINT_FILE, yaml.safe_dump(record, sort_keys=False))
         for old in folder.glob("model_*_steps.zip"):
             if old.name != name:
@@ -221,9 +213,10 @@ def _pending_values(logger: Any) -> dict[str, float | int]:
     return values
 
 
-def _pending_exclusions(logger: Any) -> dict[str, list[str]]:
+def _pending_exclusions(logger: Any, pending: dict[str, float | int]) -> dict[str, list[str]]:
+    """The output formats each pending value is excluded from (SB3's ``record(..., exclude=...)``)."""
     excluded = getattr(logger, "name_to_excluded", {})
-    return {key: list(excluded[key]) for key in _pending_values(logger) if excluded.get(key)}
+    return {key: list(excluded[key]) for key in pending if excluded.get(key)}
 
 
 def _truncate_rows(path: Path, header_lines: int, rows: int) -> None:
@@ -269,14 +262,3 @@ def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:
             }
             for row in csv.DictReader(handle)
         ]
-
-
-def reopen_progress_rows(path: str | Path) -> tuple[list[str], int]:
-    """The header keys and data-row count of an existing ``progress.csv`` (for appending to it)."""
-    path = Path(path)
-    if not path.is_file():
-        return [], 0
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        return list(header), sum(1 for _ in reader)

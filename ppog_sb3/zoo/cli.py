@@ -164,8 +164,6 @@ def _run_train(argv: list[str]) -> int | None:
     import rl_zoo3.train
 
     # The zoo's train() builds `ExperimentManager(args, ...)`: hand it the subclass with this run's settings
-    if extras.checkpoint_freq < 0:
-        extras_parser.error(f"--checkpoint-freq={extras.checkpoint_freq} must be >= 0 (agent steps; 0: no checkpoints)")
     manager = functools.partial(
         PPOGExperimentManager, settings=settings, checkpoint_freq=extras.checkpoint_freq, resume=extras.resume
     )

@@ -19,8 +19,7 @@ from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, Run, StudyError, i
 
 def _checkpoint(root: Path, run: Run) -> int | None:
     """The step an unfinished run resumes at (its checkpoint), None without one."""
-    run_dir = zoo_run_dir(root, run)
-    checkpoint = checkpoints.read_checkpoint(run_dir) if run_dir.is_dir() else None
+    checkpoint = checkpoints.read_checkpoint(zoo_run_dir(root, run))
     return checkpoint.num_timesteps if checkpoint is not None else None
 
 
@@ -75,11 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if run_study(study, root, runs, args.workers, args.nice, args.dry_run) else 0
         if args.command == "status":
             runs = study.runs()
-            for run in runs:
-                checkpoint = None if is_done(root, run) else _checkpoint(root, run)
-                state = "done" if is_done(root, run) else "todo"
+            done = [is_done(root, run) for run in runs]
+            for run, finished in zip(runs, done):
+                checkpoint = None if finished else _checkpoint(root, run)
+                state = "done" if finished else "todo"
                 print(f"{state}  {run.key}" + (f"  (resumes at step {checkpoint})" if checkpoint is not None else ""))
-            print(f"{sum(is_done(root, r) for r in runs)} of {len(runs)} done")
+            print(f"{sum(done)} of {len(runs)} done")
             return 0
         if args.command == "random":
             if args.episodes < 1:

@@ -35,9 +35,9 @@ def _relative_run(run: Run) -> Run:
     return Run(run.setting, arm, run.game, run.seed, run.n_timesteps, run.checkpoint_freq)
 
 
-def _final_timesteps(run_dir: Path) -> int | None:
+def _final_timesteps(run: Run, run_dir: Path) -> int | None:
     """The step count of the run's final model file (``<run>/<EnvName>.zip``), None without one."""
-    model = run_dir / f"{run_dir.name.rsplit('_', 1)[0]}.zip"
+    model = run_dir / f"{env_folder_name(run.game)}.zip"
     try:
         with zipfile.ZipFile(model) as archive:
             return int(json.loads(archive.read("data"))["num_timesteps"])
@@ -74,7 +74,7 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool | None:
 def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     folder = log_folder(root, run)
     run_dir = zoo_run_dir(root, run)
-    resume_from = checkpoints.read_checkpoint(run_dir) if run.checkpoint_freq > 0 and run_dir.is_dir() else None
+    resume_from = checkpoints.read_checkpoint(run_dir) if run.checkpoint_freq > 0 else None
     if resume_from is None:
         # The folder is shared by the games of one (setting, arm, seed): remove only this game's unfinished run
         for stale in (folder / run.arm.algo).glob(f"{env_folder_name(run.game)}_*"):
@@ -105,7 +105,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
         _say(f"FAILED {run.key}: the zoo wrote no {run_dir}")
         return False
     # The zoo saves the model and exits with 0 on Ctrl-C too: a run is done only with all its steps
-    steps = _final_timesteps(run_dir)
+    steps = _final_timesteps(run, run_dir)
     if steps is None or steps < run.n_timesteps:
         _say(f"FAILED {run.key}: its model has {steps} of {run.n_timesteps} steps (interrupted?); run the study again")
         return False
