@@ -1,6 +1,7 @@
 """``ppog-zoo study``: the study file, the resumable runner (real ppog-zoo train subprocesses) and the report."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -255,3 +256,29 @@ def test_a_run_locked_by_another_process_is_skipped(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"skipped {run.key}: another process is training it" in printed and "1 skipped" in printed
     assert not zoo_run_dir(root, run).exists() and not is_done(root, run)
+
+
+def _copy_runs(runs, source: Path, target: Path) -> None:
+    for run in runs:
+        marker = marker_path(target, run)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_bytes(marker_path(source, run).read_bytes())
+        shutil.copytree(zoo_run_dir(source, run), zoo_run_dir(target, run))
+
+
+def test_a_report_needs_a_finished_run_of_the_reference_arm(tmp_path):
+    """Committed MinAtar runs: PPOG's alone cannot be normalized (refused, naming the reference arm, no files
+    written); with one PPO run added, the report covers exactly the finished runs."""
+    study, source, root = load_study(STUDY), REPO / "results" / "logs" / "minatar", tmp_path / "logs"
+    root.mkdir()
+    shutil.copy(source / "random_scores.csv", root / "random_scores.csv")
+    _copy_runs(study.runs(settings=["zoo"], arms=["ppog"], seeds=[1]), source, root)
+    with pytest.raises(StudyError, match="no finished run of the reference arm zoo/ppo in .* yet"):
+        report(study, root, tmp_path / "out", reps=20, echo=False)
+    assert not (tmp_path / "out").exists()
+
+    _copy_runs(study.runs(settings=["zoo"], arms=["ppo"], seeds=[1]), source, root)
+    results = report(study, root, tmp_path / "out", reps=20, echo=False)
+    assert {arm: n for arm, (_, _, n) in results["iqm"]["zoo"].items()} == {"ppo": 1, "ppog": 1}
+    scores = pd.read_csv(tmp_path / "out" / "final_scores.csv")
+    assert len(scores) == 4 and np.allclose(scores[scores["arm"] == "ppo"]["normalized"], 1.0)

@@ -159,6 +159,11 @@ def report(
     ref_setting, ref_arm = study.reference_arm
     reference_runs = per_run[(per_run["setting"] == ref_setting) & (per_run["arm"] == ref_arm)]
     reference = reference_runs.groupby("game")["final_score"].mean().to_dict()
+    if not reference:  # nothing could be normalized: an empty report would look like a finished one with no result
+        raise StudyError(
+            f"no finished run of the reference arm {ref_setting}/{ref_arm} in {root} yet: every score is normalized "
+            f"by its mean final score per game (reference_arm in {study.path.name})"
+        )
     # An unfinished study: only the games the reference arm has a finished run of can be normalized
     left_out = sorted(set(per_run["game"]) - set(reference))
     per_run = per_run[per_run["game"].isin(list(reference))].reset_index(drop=True)
