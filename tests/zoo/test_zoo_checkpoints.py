@@ -19,6 +19,7 @@ from zoo_helpers import CARTPOLE_SMALL, run_zoo
 
 from ppog_sb3 import PPOG
 from ppog_sb3.zoo import checkpoints
+from ppog_sb3.zoo.provenance import code_version
 from ppog_sb3.zoo.study.runner import execute, run_study
 from ppog_sb3.zoo.study.spec import is_done, load_study, marker_path, zoo_run_dir
 
@@ -172,6 +173,10 @@ def test_an_interrupted_study_run_resumes_from_its_checkpoint(tmp_path, how, cap
     assert f"resuming {run.key} from its checkpoint at step {at.num_timesteps}" in capsys.readouterr().out
     record = yaml.safe_load(marker_path(root, run).read_text())
     assert record["resumed_at_steps"] == [at.num_timesteps] and "--checkpoint-freq 1024" in record["command"]
+    # every segment's machine and code, the first one's too; the start file is folded into the marker
+    assert [segment["from_step"] for segment in record["segments"]] == [0, at.num_timesteps]
+    assert all(segment["code"] == code_version() and segment["machine"] for segment in record["segments"])
+    assert not list(marker_path(root, run).parent.glob("*.study_start.yml"))
     assert not (run_dir / "checkpoint").exists()  # a finished run keeps its final model only
     assert _steps(run_dir) == STUDY_N
     steps = pd.read_csv(run_dir / "progress.csv")["time/total_timesteps"].tolist()

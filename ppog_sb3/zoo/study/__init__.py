@@ -17,7 +17,8 @@ Interrupted runs resume. Every run writes a checkpoint every ``checkpoint_freq``
 tenth of the run) with ``ppog-zoo train --checkpoint-freq``; the next ``study run`` continues an unfinished run from
 its checkpoint (``ppog-zoo train --resume``, :mod:`ppog_sb3.zoo.checkpoints`: the rows logged after the checkpoint
 are cut, the weights, optimizer and schedules continue exactly, the envs start new episodes) and its marker lists
-``resumed_at_steps``. A zoo run folder without a checkpoint is deleted and trained from the start. Decision (changed
+``resumed_at_steps`` and each segment's machine and code (the first one's kept in ``<EnvName>.study_start.yml``
+until the run is done). A zoo run folder without a checkpoint is deleted and trained from the start. Decision (changed
 from "always from scratch" when the ALE runs came: hours each, longer than a session): resume, and say so in the
 run's record, so a report can tell resumed runs from the others. A run being trained is locked (``flock`` on
 ``<root>/<setting>/<arm>/seed_<seed>/<EnvName>.lock``, inherited by its training process): another runner skips it.

@@ -75,15 +75,20 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     folder = log_folder(root, run)
     run_dir = zoo_run_dir(root, run)
     resume_from = checkpoints.read_checkpoint(run_dir) if run.checkpoint_freq > 0 else None
+    code = code_version()  # at the start: the checkout may change while the run trains
+    # The first segment's machine and code, kept beside the run until it is done (a resume records only its own)
+    start_file = folder / f"{env_folder_name(run.game)}.study_start.yml"
     if resume_from is None:
         # The folder is shared by the games of one (setting, arm, seed): remove only this game's unfinished run
         for stale in (folder / run.arm.algo).glob(f"{env_folder_name(run.game)}_*"):
             shutil.rmtree(stale)
+        folder.mkdir(parents=True, exist_ok=True)
+        start = {"from_step": 0, "machine": machine_description(), "code": code}
+        start_file.write_text(yaml.safe_dump(start, sort_keys=False))
     command = train_command(run, root)
     if resume_from is not None:
         command.append("--resume")
         _say(f"resuming {run.key} from its checkpoint at step {resume_from.num_timesteps}")
-    code = code_version()  # at the start: the checkout may change while the run trains
     started = time.time()
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     log_mode = "a" if resume_from is not None else "w"
@@ -132,10 +137,14 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     }
     if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.checkpoints
         record["resumed_at_steps"] = [r["num_timesteps"] for r in resumes]
-        # the machine and code of each resumed segment (from resumes.csv); `machine` and `code` above are the last one's
-        record["segments"] = [{"from_step": r["num_timesteps"], "machine": r["machine"], "code": r["code"]} for r in resumes]
+        # the machine and code of each segment: the first one's from the start file (absent for runs started by a
+        # runner older than it), the resumed ones' from resumes.csv; `machine` and `code` above are the last one's
+        first = [yaml.safe_load(start_file.read_text())] if start_file.is_file() else []
+        resumed = [{"from_step": r["num_timesteps"], "machine": r["machine"], "code": r["code"]} for r in resumes]
+        record["segments"] = first + resumed
     with marker_path(root, run).open("w") as handle:
         yaml.safe_dump(record, handle, sort_keys=False)
+    start_file.unlink(missing_ok=True)
     shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
     _say(f"done {run.key} in {wall:.0f} s")
     return True
