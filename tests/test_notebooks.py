@@ -86,12 +86,16 @@ def test_ppog_vs_ppo_runs(monkeypatch, tmp_path):
     mimes, text = outputs(notebook)
     study_pngs = sorted(p.name for p in (tmp_path / "out" / "minatar").glob("*.png"))
     assert {"aggregate.png", "probability_of_improvement.png", "performance_profiles.png", "curves_zoo.png"} <= set(study_pngs)
-    # Space Invaders: drawn from whatever runs of its study are committed, none at all being a printed hint
+    # Space Invaders: drawn from whatever runs of its study are committed; it needs one of the reference arm (PPO),
+    # else the notebook prints why there is no report
     si_pngs = list((tmp_path / "out" / "space_invaders").glob("*.png"))
-    si_runs = list((REPO / "results" / "logs" / "space_invaders").rglob("*.study_run.yml"))
-    assert bool(si_pngs) == bool(si_runs)
+    si_logs = REPO / "results" / "logs" / "space_invaders"
+    si_runs, si_reference = list(si_logs.rglob("*.study_run.yml")), list((si_logs / "zoo" / "ppo").rglob("*.study_run.yml"))
+    assert bool(si_pngs) == bool(si_reference)
     if not si_runs:
         assert "no finished study run in" in text
+    elif not si_reference:
+        assert "no finished run of the reference arm zoo/ppo" in text
     assert mimes.count("image/png") == 2 + len(study_pngs) + len(si_pngs)  # a row of three plots per task, the studies'
     assert "| ppog |" in text and "| ppo |" in text
     assert "IQM of normalized final score" in text and "| zoo | ppog |" in text  # the committed MinAtar study
