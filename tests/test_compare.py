@@ -358,3 +358,48 @@ def test_legacy_clip_fraction_is_recognised_and_left_out():
     assert clip[clip["algo"] == "ppog"]["mean"].max() == pytest.approx(0.4, abs=1e-2)  # the new run, on the grid
     _, masked = compare.plot_masked_fraction(progress, window=1)
     assert set(masked["algo"]) == {"ppog"} and (masked["n_runs"] == 2).all()
+
+
+def _monitor_file(path: Path, rows: list[tuple[float, int, float]], t_start: float = 1000.0) -> None:
+    lines = [f'#{{"t_start": {t_start}, "env_id": "CartPole-v1"}}', "r,l,t", *(",".join(map(str, row)) for row in rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_monitor_clock_restarted_at_a_resume_is_mended(tmp_path):
+    """Runs resumed before the monitors continued their clock restart ``t`` at 0 in each new segment: read in file
+    order (their time order), ``t`` continued; other run folders read exactly as SB3's ``load_results``."""
+    from stable_baselines3.common.monitor import load_results
+
+    # first segment: 3 episodes, the last two 2 ms apart in reverse (two envs ending in one step); then a resume
+    rows = [(10.0, 10, 1.0), (20.0, 20, 5.002), (30.0, 30, 5.0), (40.0, 40, 0.5), (50.0, 50, 2.0)]
+    plain, resumed = tmp_path / "plain", tmp_path / "resumed"
+    for folder in (plain, resumed):
+        folder.mkdir()
+        _monitor_file(folder / "0.monitor.csv", rows)
+        _monitor_file(folder / "1.monitor.csv", [(60.0, 60, 3.0)], t_start=1000.5)
+    (resumed / "resumes.csv").write_text("resume,num_timesteps,train_seconds_before,resumed_at,machine,code\n")
+
+    data, env_id = compare.read_monitor_files(plain)
+    reference = load_results(str(plain))
+    assert env_id == "CartPole-v1" and data["r"].tolist() == reference["r"].tolist()
+    assert np.allclose(data["t"], reference["t"])
+
+    data, _ = compare.read_monitor_files(resumed)
+    # 0.monitor.csv: the jitter stays (5.002, 5.0); from the restart on, 5.0 is added: 5.5, 7.0. 1.monitor.csv: 3.5
+    assert data["r"].tolist() == [10.0, 60.0, 30.0, 20.0, 40.0, 50.0]
+    assert data["t"].tolist() == pytest.approx([1.0, 3.5, 5.0, 5.002, 5.5, 7.0])
+    episodes = compare.load_run(resumed)
+    assert episodes["timesteps"].tolist() == [10, 70, 100, 120, 160, 210]
+
+
+@pytest.mark.parametrize("algo", ["ppo", "ppog"])
+def test_the_committed_resumed_space_invaders_runs_read_in_file_order(algo):
+    """The ALE study's seed-1 runs resumed once with a restarted clock: their episodes are the file's rows in order,
+    so the final score is the mean of the file's last 100 rows."""
+    run_dir = REPO / "results" / "logs" / "space_invaders" / "zoo" / algo / "seed_1" / algo / "ppog-SpaceInvaders-v5_1"
+    raw = pd.read_csv(run_dir / "0.monitor.csv", skiprows=1)
+    assert (raw["t"].diff() < -1000).sum() == 1  # the restart: this is the file the mending is for
+    episodes = compare.load_run(run_dir)
+    assert episodes["reward"].tolist() == raw["r"].tolist()
+    assert episodes["timesteps"].tolist() == raw["l"].cumsum().tolist()
+    assert episodes["walltime_h"].is_monotonic_increasing

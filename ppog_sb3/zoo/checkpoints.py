@@ -22,8 +22,11 @@ emulators' states, so every env starts a new episode at the resume (the episodes
 not in the monitor files), and the random streams are reseeded from ``(seed, number of resumes)`` (deterministic:
 the same checkpoint resumed twice continues identically). Everything that learning depends on (weights, optimizer
 moments, learning-rate/clip/entropy schedules, step and update counts) continues exactly. In-process exact resume of
-PPOG, env state included, is :mod:`ppog_sb3.common.resume`. The monitor's ``t`` column restarts at 0 at a resume
-(SB3's ``Monitor`` takes its origin from its own start). The zoo's evaluation callback (``--eval-freq``) keeps its
+PPOG, env state included, is :mod:`ppog_sb3.common.resume`. The monitor files' ``t`` continues: a resumed segment's
+monitors start their clock at the checkpoint's training seconds (or at a file's last kept ``t`` when later, so ``t``
+never goes back within a file), and ``t`` is the run's training wall time without the gaps between segments.
+(Runs resumed before ppog-zoo did this have ``t`` restarting at each resume; ``compare.reading`` mends that when it
+reads them.) The zoo's evaluation callback (``--eval-freq``) keeps its
 history in memory: after a resume ``evaluations.npz`` holds the resumed segment's evaluations only, and
 ``best_model.zip`` is the best of that segment (the study runs train without evaluation).
 """
@@ -42,7 +45,7 @@ import numpy as np
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from ppog_sb3.zoo.errors import ZooError
 from ppog_sb3.zoo.provenance import code_version, machine_description
@@ -229,13 +232,24 @@ def _truncate_rows(path: Path, header_lines: int, rows: int) -> None:
         _atomic_write_text(path, "".join(keep))
 
 
-def prepare_resume(checkpoint: Checkpoint, progress_csv: str | Path) -> None:
+def _last_monitor_time(path: Path) -> float:
+    """The ``t`` of a monitor file's last row (0 for a file without rows)."""
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle.readlines()[1:]))  # past the JSON header line: the column names, then rows
+    if len(rows) < 2:
+        return 0.0
+    return float(rows[-1][rows[0].index("t")])
+
+
+def prepare_resume(checkpoint: Checkpoint, progress_csv: str | Path) -> float:
     """Cut the rows written after the checkpoint from ``progress.csv`` and the monitor files, and record the resume
     in ``resumes.csv``. A monitor file the checkpoint does not know (none yet at the checkpoint) is emptied to its
-    header."""
+    header. Returns the seconds at which the resumed segment's monitor clocks start (module docstring)."""
     _truncate_rows(Path(progress_csv), 1, checkpoint.progress_rows)
+    clock = checkpoint.train_seconds
     for path in _monitor_files(checkpoint.run_dir):
         _truncate_rows(path, 2, checkpoint.monitor_rows.get(path.name, 0))
+        clock = max(clock, _last_monitor_time(path))
     log = checkpoint.run_dir / RESUMES_CSV
     new = not log.is_file()
     with log.open("a", newline="") as handle:
@@ -245,6 +259,13 @@ def prepare_resume(checkpoint: Checkpoint, progress_csv: str | Path) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         row = [checkpoint.resumes + 1, checkpoint.num_timesteps, checkpoint.train_seconds, now]
         writer.writerow([*row, machine_description(), code_version()])  # the next segment may run elsewhere
+    return clock
+
+
+def continue_monitor_clocks(env: VecEnv, seconds: float) -> None:
+    """Start the clock of every SB3 ``Monitor`` inside ``env`` at ``seconds`` (their next rows' ``t`` continue a
+    resumed run's files), through gymnasium's ``set_wrapper_attr`` on each env (``VecEnv.env_method``)."""
+    env.env_method("set_wrapper_attr", "t_start", time.time() - seconds, force=False)
 
 
 def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:

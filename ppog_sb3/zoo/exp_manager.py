@@ -94,6 +94,7 @@ class PPOGExperimentManager(ExperimentManager):
             raise ZooError(f"--checkpoint-freq={checkpoint_freq} must be >= 0 (agent steps; 0: no checkpoints)")
         self.checkpoint_freq = checkpoint_freq
         self._resume_from: checkpoints.Checkpoint | None = None
+        self._monitor_clock = 0.0  # seconds at which a resumed run's monitor clocks start
         if resume:
             self._set_up_resume()
         # Config section lookup (the zoo's `_is_atari`): ALE ids only. The plugin's ids are Atari for evaluation
@@ -128,9 +129,14 @@ class PPOGExperimentManager(ExperimentManager):
     def create_envs(self, n_envs: int, eval_env: bool = False, no_log: bool = False) -> VecEnv:
         """The zoo's envs; for ``ppog/<Game>-v5`` ids the fast C++ vector env (see :mod:`ppog_sb3.zoo.fast_env`)."""
         env_id = self.env_name.gym_id
-        if not is_plugin_id(env_id):
-            return super().create_envs(n_envs, eval_env=eval_env, no_log=no_log)
         log_dir = None if eval_env or no_log else self.save_path
+        # --resume: the training env's monitor files continue their clock (checkpoints.prepare_resume)
+        clock = self._monitor_clock if log_dir and self._resume_from is not None else 0.0
+        if not is_plugin_id(env_id):
+            zoo_env = super().create_envs(n_envs, eval_env=eval_env, no_log=no_log)
+            if clock:
+                checkpoints.continue_monitor_clocks(zoo_env, clock)
+            return zoo_env
         options = fast_env.fast_env_options(env_id, self._fast_env_kwargs(eval_env), self.frame_stack)
         info_keywords = tuple(self.monitor_kwargs.get("info_keywords", ()))
         monitor_file = os.path.join(log_dir, fast_env.MONITOR_NAME) if log_dir else None
@@ -142,6 +148,7 @@ class PPOGExperimentManager(ExperimentManager):
             monitor_file=monitor_file,
             info_keywords=info_keywords,
             override_existing=bool(self.monitor_kwargs.get("override_existing", True)),
+            time_offset=clock,
         )
         if self.verbose > 0:
             frames = (env.observation_space.shape or (0,))[0]
@@ -217,7 +224,7 @@ class PPOGExperimentManager(ExperimentManager):
     def create_log_folder(self) -> None:
         if self._resume_from is not None:
             # before the envs exist: their monitor files continue after the checkpoint's rows
-            checkpoints.prepare_resume(self._resume_from, os.path.join(self.save_path, PROGRESS_CSV))
+            self._monitor_clock = checkpoints.prepare_resume(self._resume_from, os.path.join(self.save_path, PROGRESS_CSV))
             self.monitor_kwargs = {**self.monitor_kwargs, "override_existing": False}
         super().create_log_folder()
 

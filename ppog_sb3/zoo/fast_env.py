@@ -116,6 +116,7 @@ class GameVecMonitor(VecMonitor):
     :param filename: monitor file (``ResultsWriter``'s rule: ``.monitor.csv`` is appended) or None for none
     :param info_keywords: extra ``info`` keys written as columns
     :param override_existing: False appends to an existing file
+    :param time_offset: seconds added to every row's ``t`` (a resumed run's file continues its clock)
     """
 
     def __init__(
@@ -124,7 +125,9 @@ class GameVecMonitor(VecMonitor):
         filename: str | None = None,
         info_keywords: tuple[str, ...] = (),
         override_existing: bool = True,
+        time_offset: float = 0.0,
     ) -> None:
+        self.time_offset = float(time_offset)
         with warnings.catch_warnings():
             # The fast env reports env_is_wrapped(Monitor) == True (it emits Monitor-style info["episode"]), and
             # VecMonitor warns that it would overwrite those statistics: this subclass keeps them.
@@ -157,7 +160,8 @@ class GameVecMonitor(VecMonitor):
             if self.results_writer is None:
                 continue
             t = episode.get("t") if self._episode_has_time else None
-            row = {"r": episode["r"], "l": episode["l"], "t": round(time.time() - self.t_start, 6) if t is None else t}
+            t = time.time() - self.t_start if t is None else t
+            row = {"r": episode["r"], "l": episode["l"], "t": round(t + self.time_offset, 6)}
             for key in self.info_keywords:
                 row[key] = info[key]
             self.results_writer.write_row(row)
@@ -174,16 +178,23 @@ def make_fast_vec_env(
     monitor_file: str | None = None,
     info_keywords: tuple[str, ...] = (),
     override_existing: bool = True,
+    time_offset: float = 0.0,
 ) -> GameVecMonitor:
     """``gym.make_vec(env_id, ..., vectorization_mode="vector_entry_point")`` in a :class:`GameVecMonitor`
-    (``override_existing=False``: a resumed run's monitor file continues)."""
+    (``override_existing=False`` and ``time_offset``: a resumed run's monitor file continues)."""
     try:
         venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", seed=seed, **options)
     except ValueError as error:  # the plugin's option checks: "<name>=<value> is not allowed; allowed values: ..."
         raise ZooError(f"invalid env options for {env_id}: {' '.join(str(error).split())}") from error
     if not isinstance(venv, VecEnv):  # the plugin's vector entry point returns an SB3 VecEnv
         raise ZooError(f"{env_id}'s vector entry point returned a {type(venv).__name__}, not a stable-baselines3 VecEnv")
-    return GameVecMonitor(venv, filename=monitor_file, info_keywords=tuple(info_keywords), override_existing=override_existing)
+    return GameVecMonitor(
+        venv,
+        filename=monitor_file,
+        info_keywords=tuple(info_keywords),
+        override_existing=override_existing,
+        time_offset=time_offset,
+    )
 
 
 def make_single_envs(

@@ -98,6 +98,8 @@ def test_checkpoints_change_nothing_and_a_resume_continues_the_run(tmp_path, alg
         after = pd.read_csv(copies[0] / name, skiprows=1)
         assert len(after) > count  # games finished after the resume were appended
         pd.testing.assert_frame_equal(before, after[["r", "l"]][:count])
+        # and the monitor's clock continues from the checkpoint's training time: the file's order is its time order
+        assert after["t"].is_monotonic_increasing and after["t"][count] >= checkpoint.train_seconds
     [resume] = checkpoints.read_resumes(copies[0])
     assert resume["num_timesteps"] == 3072 and resume["train_seconds_before"] == checkpoint.train_seconds
     assert "cores, torch CPU capability" in resume["machine"] and resume["code"]

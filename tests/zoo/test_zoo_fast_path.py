@@ -120,6 +120,25 @@ def test_monitor_csv_is_the_envs_game_episodes(tmp_path):
     assert results["r"].tolist() == rows["r"].tolist() and results["l"].tolist() == rows["l"].tolist()
 
 
+def test_a_resumed_monitor_file_continues_its_rows_and_its_clock(tmp_path):
+    """``ppog-zoo train --resume`` reopens the monitor file: rows are appended and ``t`` continues from the offset,
+    so the file's order is its time order (what ``load_results`` and ``compare`` sort by)."""
+    first = make_fast_vec_env(ENV_ID, 2, 0, {}, monitor_file=str(tmp_path / "0"))
+    play_games(first, n_games=1)
+    first.close()
+    kept = pd.read_csv(tmp_path / "0.monitor.csv", skiprows=1)
+    offset = float(kept["t"].iloc[-1]) + 1000.0
+    second = make_fast_vec_env(ENV_ID, 2, 1, {}, monitor_file=str(tmp_path / "0"), override_existing=False, time_offset=offset)
+    episodes, _, _ = play_games(second, n_games=1)
+    second.close()
+    rows = pd.read_csv(tmp_path / "0.monitor.csv", skiprows=1)
+    pd.testing.assert_frame_equal(rows[: len(kept)], kept)
+    appended = rows[len(kept) :]
+    assert len(appended) >= 1 and appended["t"].min() >= offset and rows["t"].is_monotonic_increasing
+    assert appended["t"].iloc[0] == pytest.approx(episodes[0]["t"] + offset)  # info["episode"] keeps the env's own
+    assert load_results(str(tmp_path))["r"].tolist() == rows["r"].tolist()
+
+
 def test_evaluate_policy_counts_games_not_lives():
     env = make_fast_vec_env(ENV_ID, 2, 3, {})  # the evaluation env: no monitor file
     seen = []

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from stable_baselines3.common.monitor import LoadMonitorResultsError, get_monitor_files, load_results
+from stable_baselines3.common.monitor import get_monitor_files
 from stable_baselines3.common.results_plotter import X_TIMESTEPS, X_WALLTIME, ts2xy
+
+from ppog_sb3.zoo.checkpoints import RESUMES_CSV
 
 PROG = "ppog-zoo compare"
 
@@ -124,26 +126,52 @@ def frames_per_step(run_dir: str | Path, env_id: str | None = None) -> int:
     return 4 if env_id is not None and "NoFrameskip" in env_id else 1
 
 
+def _mended_times(t: pd.Series) -> pd.Series:
+    """The ``t`` of a resumed run's monitor file, continued across the restarts of its clock.
+
+    ``ppog-zoo train --resume`` restarted the monitors' clock at 0 until they continued it
+    (:mod:`ppog_sb3.zoo.checkpoints`), and those runs are committed. A restart is a row whose ``t`` is below half the
+    previous row's: the first episode of the new segment ends sooner than half the run so far. (Within one segment
+    ``t`` only jitters back by milliseconds, between envs ending episodes in the same step.) From a restart on, the
+    previous row's ``t`` is added, so the gap between the segments is not counted and sorting by ``t`` keeps the
+    file's order.
+    """
+    previous = t.shift()
+    return t + previous.where(t < previous / 2, 0.0).cumsum()
+
+
 def read_monitor_files(run_dir: str | Path) -> tuple[pd.DataFrame, str | None]:
     """All ``*monitor.csv`` of a run folder as one table ``r, l, t`` (t: seconds since the first env started),
-    ordered by end time (SB3's ``monitor.load_results``), and the env id of their headers. Empty table when there
-    are none or they hold no episode; a half-written last row (a run still writing) is dropped.
+    ordered by end time, and the env id of their headers. Empty table when there are none or they hold no episode;
+    a half-written last row (a run still writing) is dropped.
+
+    This is SB3's ``monitor.load_results`` (each file's ``t`` plus its header's ``t_start``, all files sorted by it,
+    minus the earliest ``t_start``) with one difference: a file whose clock restarted at a resume is mended first
+    (:func:`_mended_times`, only in run folders with a ``resumes.csv``); ``load_results`` would sort that file's later
+    segments in among its first.
     """
-    try:
-        data = load_results(str(run_dir))
-    except (LoadMonitorResultsError, pd.errors.EmptyDataError):
-        return pd.DataFrame(columns=["r", "l", "t"]), None
-    env_id = None
+    tables, starts, env_id = [], [], None
+    resumed = (Path(run_dir) / RESUMES_CSV).is_file()
     for path in get_monitor_files(str(run_dir)):
         with open(path) as file:
             first = file.readline()
-        try:
-            env_id = json.loads(first[1:]).get("env_id") if first.startswith("#") else None
-        except json.JSONDecodeError:
-            env_id = None
-        if env_id:
-            break
-    data = data[["r", "l", "t"]].apply(pd.to_numeric, errors="coerce").dropna().reset_index(drop=True)
+            try:
+                header = json.loads(first[1:]) if first.startswith("#") else {}
+                table = pd.read_csv(file, index_col=None)
+            except (json.JSONDecodeError, pd.errors.EmptyDataError):
+                continue
+        if not {"r", "l", "t"} <= set(table.columns):
+            continue
+        table = table[["r", "l", "t"]].apply(pd.to_numeric, errors="coerce").dropna().reset_index(drop=True)
+        start = float(header.get("t_start", 0.0))
+        table["t"] = (_mended_times(table["t"]) if resumed else table["t"]) + start
+        tables.append(table)
+        starts.append(start)
+        env_id = env_id or header.get("env_id")
+    if not tables or not any(len(table) for table in tables):
+        return pd.DataFrame(columns=["r", "l", "t"]), env_id
+    data = pd.concat(tables, ignore_index=True).sort_values("t", kind="stable").reset_index(drop=True)
+    data["t"] -= min(starts)
     return data, env_id
 
 
