@@ -30,7 +30,7 @@ so a row is a full game (all lives) with the unclipped score, and its length ``l
 converted to agent steps by dividing by the frame skip (``AtariWrapper``'s ``frame_skip`` from the run's saved
 ``config.yml``; without it, 4 for ids containing ``NoFrameskip``, else 1; ``--frames-per-step`` overrides both).
 
-Layout: :mod:`.reading` (run folders, monitor files through SB3's ``monitor.load_results`` / ``results_plotter.ts2xy``,
+Layout: :mod:`.reading` (run folders, monitor files merged as SB3's ``monitor.load_results`` does, ``results_plotter.ts2xy``,
 ``progress.csv``), :mod:`.statistics` (smoothing, confidence bands, final scores), :mod:`.plots` (figures),
 :mod:`.command` (:func:`compare` and the command line). Every public function is importable from this package (the
 notebooks use :func:`load_runs`, :func:`load_progress`, :func:`plot_learning_curves`, :func:`plot_clip_fraction`,
