@@ -243,14 +243,15 @@ def report(
 
 def _runs_table(study: Study, root: Path, per_run: pd.DataFrame) -> str:
     rows = [
-        "| setting | arm | finished / planned | agent steps per run | wall time per run (s) | resumed from a checkpoint |",
+        "| setting | arm | finished / planned | agent steps per run (of them in finished episodes, fewest) "
+        "| wall time per run (s) | resumed from a checkpoint |",
         "|---|---|---|---|---|---|",
     ]
     for setting in study.order:
         for arm in study.settings[setting].values():
             planned = [r for r in study.runs(settings=[setting], arms=[arm.name])]
             done = per_run[(per_run["setting"] == setting) & (per_run["arm"] == arm.name)]
-            steps = f"{done['timesteps'].min():.0f}" if len(done) else "-"
+            steps = f"{planned[0].n_timesteps} ({done['timesteps'].min():.0f})" if len(done) else "-"
             wall = f"{done['wall_s'].mean():.0f}" if len(done) else "-"
             resumed = f"{int((done['resumed'] > 0).sum())} runs" if len(done) else "-"
             rows.append(f"| {setting} | {arm.name} | {len(done)} / {len(planned)} | {steps} | {wall} | {resumed} |")
