@@ -360,11 +360,6 @@ def test_legacy_clip_fraction_is_recognised_and_left_out():
     assert set(masked["algo"]) == {"ppog"} and (masked["n_runs"] == 2).all()
 
 
-def _monitor_file(path: Path, rows: list[tuple[float, int, float]], t_start: float = 1000.0) -> None:
-    lines = [f'#{{"t_start": {t_start}, "env_id": "CartPole-v1"}}', "r,l,t", *(",".join(map(str, row)) for row in rows)]
-    path.write_text("\n".join(lines) + "\n")
-
-
 def test_a_monitor_clock_restarted_at_a_resume_is_mended(tmp_path):
     """Runs resumed before the monitors continued their clock restart ``t`` at 0 in each new segment: read in file
     order (their time order), ``t`` continued; other run folders read exactly as SB3's ``load_results``."""
@@ -374,9 +369,8 @@ def test_a_monitor_clock_restarted_at_a_resume_is_mended(tmp_path):
     rows = [(10.0, 10, 1.0), (20.0, 20, 5.002), (30.0, 30, 5.0), (40.0, 40, 0.5), (50.0, 50, 2.0)]
     plain, resumed = tmp_path / "plain", tmp_path / "resumed"
     for folder in (plain, resumed):
-        folder.mkdir()
-        _monitor_file(folder / "0.monitor.csv", rows)
-        _monitor_file(folder / "1.monitor.csv", [(60.0, 60, 3.0)], t_start=1000.5)
+        write_monitor(folder / "0.monitor.csv", rows)
+        write_monitor(folder / "1.monitor.csv", [(60.0, 60, 3.0)], t_start=1000.5)
     (resumed / "resumes.csv").write_text("resume,num_timesteps,train_seconds_before,resumed_at,machine,code\n")
 
     data, env_id = compare.read_monitor_files(plain)
