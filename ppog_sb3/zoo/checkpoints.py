@@ -222,20 +222,21 @@ def _pending_exclusions(logger: Any, pending: dict[str, float | int]) -> dict[st
     return {key: list(excluded[key]) for key in pending if excluded.get(key)}
 
 
-def _truncate_rows(path: Path, header_lines: int, rows: int) -> None:
+def _truncate_rows(path: Path, header_lines: int, rows: int) -> list[str]:
+    """Keep the header and the first ``rows`` data rows of ``path``; return the lines kept."""
     if not path.is_file():
-        return
+        return []
     with path.open(newline="") as handle:
         lines = handle.readlines()
     keep = lines[: header_lines + rows]
     if len(keep) != len(lines):
         _atomic_write_text(path, "".join(keep))
+    return keep
 
 
-def _last_monitor_time(path: Path) -> float:
-    """The ``t`` of a monitor file's last row (0 for a file without rows)."""
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle.readlines()[1:]))  # past the JSON header line: the column names, then rows
+def _last_monitor_time(lines: list[str]) -> float:
+    """The ``t`` of a monitor file's last row, from its lines (0 for a file without rows)."""
+    rows = list(csv.reader(lines[1:]))  # past the JSON header line: the column names, then rows
     if len(rows) < 2:
         return 0.0
     return float(rows[-1][rows[0].index("t")])
@@ -248,8 +249,8 @@ def prepare_resume(checkpoint: Checkpoint, progress_csv: str | Path) -> float:
     _truncate_rows(Path(progress_csv), 1, checkpoint.progress_rows)
     clock = checkpoint.train_seconds
     for path in _monitor_files(checkpoint.run_dir):
-        _truncate_rows(path, 2, checkpoint.monitor_rows.get(path.name, 0))
-        clock = max(clock, _last_monitor_time(path))
+        kept = _truncate_rows(path, 2, checkpoint.monitor_rows.get(path.name, 0))
+        clock = max(clock, _last_monitor_time(kept))
     log = checkpoint.run_dir / RESUMES_CSV
     new = not log.is_file()
     with log.open("a", newline="") as handle:
