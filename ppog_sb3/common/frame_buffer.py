@@ -141,5 +141,5 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         return samples._replace(observations=self.to_torch(stacks.reshape(len(steps), -1, *stacks.shape[3:])))
 
     def checkpoint_lengths(self) -> dict[str, int]:
-        """Rows of each array a mid-rollout checkpoint must keep (see :mod:`ppog_sb3.common.resume`)."""
+        """Rows of each array a mid-rollout checkpoint must keep (see :mod:`ppog_sb3.common.exact_resume`)."""
         return {"frames": self.pos + self.frame_stack - 1}

@@ -16,10 +16,10 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from ppog_sb3.common.buffers import ADVANTAGE_ESTIMATORS, PPOGDictRolloutBuffer, PPOGRolloutBuffer
+from ppog_sb3.common.exact_resume import ExactResumeMixin
 from ppog_sb3.common.finite import first_non_finite, non_finite_error
 from ppog_sb3.common.losses import POLICY_LOSSES, clip_fraction
 from ppog_sb3.common.precision import channels_last_input, use_bf16
-from ppog_sb3.common.resume import ExactResumeMixin
 from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
 from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES
@@ -53,7 +53,7 @@ class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgori
       ``vf_features_extractor``) use ``vf_learning_rate``. Reason: the shared trunk then behaves exactly as
       in PPO, and ``vf_learning_rate`` changes only what belongs to the critic.
     - ``advantage_estimator``: ``"gae"`` (SB3's numbers) or ``"nstep"`` (the course code's n-step return).
-    - Exact resume (:class:`~ppog_sb3.common.resume.ExactResumeMixin`): ``save`` stores the random-number-generator
+    - Exact resume (:class:`~ppog_sb3.common.exact_resume.ExactResumeMixin`): ``save`` stores the random-number-generator
       states (and a partial rollout); ``load`` keeps them on the model, leaving the process's generators alone, and
       ``load(path, env=env, force_reset=False).learn(n, reset_num_timesteps=False)`` puts them back and continues
       exactly as an uninterrupted run on the same env object. ``save`` writes to a temporary file and renames it:

@@ -11,7 +11,7 @@ written after it (SB3 dumps before training): the next rollout's, or an evaluati
 in that rollout; cells of keys not logged since the previous row are empty. A key first logged later (e.g.
 ``rollout/ep_rew_mean`` after the first game ends) adds a column: SB3's CSV writer then rewrites the file with
 the wider header, earlier rows get empty cells. Read it with ``pandas.read_csv``. Hyperparameter-search trials
-write none. A run resumed from its checkpoint (``--resume``, :mod:`ppog_sb3.zoo.checkpoints`) writes on into the
+write none. A run resumed from its checkpoint (``--resume``, :mod:`ppog_sb3.zoo.restart_resume`) writes on into the
 same file.
 """
 
@@ -63,7 +63,7 @@ class ProgressCSVCallback(BaseCallback):
 
 
 class _ContinuedCSVOutputFormat(CSVOutputFormat):
-    """SB3's CSV output continuing an existing file (a resumed run, :mod:`ppog_sb3.zoo.checkpoints`): its header's
+    """SB3's CSV output continuing an existing file (a resumed run, :mod:`ppog_sb3.zoo.restart_resume`): its header's
     keys, new rows at the end; a new key widens the whole file as SB3's writer does."""
 
     def __init__(self, filename: str) -> None:  # noqa: D107  (SB3's __init__ would truncate the file)

@@ -116,7 +116,7 @@ def _train_extras_parser() -> argparse.ArgumentParser:
         metavar="KEY:VALUE",
         help="pin raw search-space parameters for the whole search, e.g. n_steps_pow:6 net_arch:tiny policy_loss:ppog",
     )
-    runs = parser.add_argument_group("ppog-zoo additions (resumable runs: ppog_sb3.zoo.checkpoints)")
+    runs = parser.add_argument_group("ppog-zoo additions (resumable runs: ppog_sb3.zoo.restart_resume)")
     runs.add_argument(
         "--checkpoint-freq",
         type=int,

@@ -54,7 +54,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from ppog_sb3.envs import is_plugin_id
 from ppog_sb3.ppog import PPOG, NonFiniteError
-from ppog_sb3.zoo import checkpoints, fast_env, optuna_study
+from ppog_sb3.zoo import fast_env, optuna_study, restart_resume
 from ppog_sb3.zoo.callbacks import PROGRESS_CSV, ProgressCSVCallback
 from ppog_sb3.zoo.configs import default_config
 from ppog_sb3.zoo.errors import ZooError
@@ -86,14 +86,14 @@ class PPOGExperimentManager(ExperimentManager):
         **kwargs: Any,
     ) -> None:
         """The zoo's arguments, plus ``settings``: ``ppog-zoo train``'s own options of the Optuna search, and
-        ``checkpoint_freq`` / ``resume``: resumable runs (:mod:`ppog_sb3.zoo.checkpoints`)."""
+        ``checkpoint_freq`` / ``resume``: resumable runs (:mod:`ppog_sb3.zoo.restart_resume`)."""
         if kwargs.get("config") is None:
             kwargs["config"] = default_config(algo)  # --algo ppog without -conf: the package's zoo_configs/ppog.yml
         super().__init__(args, algo, env_id, log_folder, *pos_args, **kwargs)
         if checkpoint_freq < 0:
             raise ZooError(f"--checkpoint-freq={checkpoint_freq} must be >= 0 (agent steps; 0: no checkpoints)")
         self.checkpoint_freq = checkpoint_freq
-        self._resume_from: checkpoints.Checkpoint | None = None
+        self._resume_from: restart_resume.Checkpoint | None = None
         self._monitor_clock = 0.0  # seconds at which a resumed run's monitor clocks start
         if resume:
             self._set_up_resume()
@@ -130,12 +130,12 @@ class PPOGExperimentManager(ExperimentManager):
         """The zoo's envs; for ``ppog/<Game>-v5`` ids the fast C++ vector env (see :mod:`ppog_sb3.zoo.fast_env`)."""
         env_id = self.env_name.gym_id
         log_dir = None if eval_env or no_log else self.save_path
-        # --resume: the training env's monitor files continue their clock (checkpoints.prepare_resume)
+        # --resume: the training env's monitor files continue their clock (restart_resume.prepare_resume)
         clock = self._monitor_clock if log_dir and self._resume_from is not None else 0.0
         if not is_plugin_id(env_id):
             zoo_env = super().create_envs(n_envs, eval_env=eval_env, no_log=no_log)
             if clock:
-                checkpoints.continue_monitor_clocks(zoo_env, clock)
+                restart_resume.continue_monitor_clocks(zoo_env, clock)
             return zoo_env
         options = fast_env.fast_env_options(env_id, self._fast_env_kwargs(eval_env), self.frame_stack)
         info_keywords = tuple(self.monitor_kwargs.get("info_keywords", ()))
@@ -169,7 +169,7 @@ class PPOGExperimentManager(ExperimentManager):
         resumed = self._resume_from
         self.callbacks.append(ProgressCSVCallback(progress, append=resumed is not None))
         if self.checkpoint_freq > 0:
-            saver = checkpoints.ResumeCheckpointCallback(self.save_path, self.checkpoint_freq, progress, resumed)
+            saver = restart_resume.ResumeCheckpointCallback(self.save_path, self.checkpoint_freq, progress, resumed)
             self.callbacks.append(saver)
         if resumed is None:
             super().learn(model)
@@ -199,14 +199,14 @@ class PPOGExperimentManager(ExperimentManager):
     # ------------------------------------------------------------------ resumable runs
     def _set_up_resume(self) -> None:
         """``--resume``: continue the latest run folder of this env from its checkpoint (module docstring of
-        :mod:`ppog_sb3.zoo.checkpoints`)."""
+        :mod:`ppog_sb3.zoo.restart_resume`)."""
         if self.optimize_hyperparameters:
             raise ZooError("--resume does not apply to -optimize (a search resumes from its Optuna storage)")
         if self.continue_training:
             raise ZooError("--resume continues a run from its own checkpoint: do not pass -i/--trained-agent with it")
         latest = get_latest_run_id(self.log_path, self.env_name)
         run_dir = os.path.join(self.log_path, f"{self.env_name}_{latest}")
-        checkpoint = checkpoints.read_checkpoint(run_dir) if latest > 0 else None
+        checkpoint = restart_resume.read_checkpoint(run_dir) if latest > 0 else None
         if checkpoint is None:
             raise ZooError(
                 f"--resume: no checkpoint in {run_dir if latest > 0 else self.log_path} "
@@ -219,12 +219,12 @@ class PPOGExperimentManager(ExperimentManager):
         # creating a model; its VecNormalize loading looks next to this file (the checkpoint writes it there)
         self.continue_training = True
         self.trained_agent = str(checkpoint.model_path)
-        self.seed = checkpoints.resumed_seed(self.seed, checkpoint.resumes + 1)  # type: ignore[assignment]
+        self.seed = restart_resume.resumed_seed(self.seed, checkpoint.resumes + 1)  # type: ignore[assignment]
 
     def create_log_folder(self) -> None:
         if self._resume_from is not None:
             # before the envs exist: their monitor files continue after the checkpoint's rows
-            self._monitor_clock = checkpoints.prepare_resume(self._resume_from, os.path.join(self.save_path, PROGRESS_CSV))
+            self._monitor_clock = restart_resume.prepare_resume(self._resume_from, os.path.join(self.save_path, PROGRESS_CSV))
             self.monitor_kwargs = {**self.monitor_kwargs, "override_existing": False}
         super().create_log_folder()
 

@@ -13,7 +13,7 @@ import yaml
 from stable_baselines3.common.monitor import get_monitor_files
 from stable_baselines3.common.results_plotter import X_TIMESTEPS, X_WALLTIME, ts2xy
 
-from ppog_sb3.zoo.checkpoints import RESUMES_CSV
+from ppog_sb3.zoo.restart_resume import RESUMES_CSV
 
 PROG = "ppog-zoo compare"
 
@@ -130,7 +130,7 @@ def _mended_times(t: pd.Series) -> pd.Series:
     """The ``t`` of a resumed run's monitor file, continued across the restarts of its clock.
 
     ``ppog-zoo train --resume`` restarted the monitors' clock at 0 until they continued it
-    (:mod:`ppog_sb3.zoo.checkpoints`), and those runs are committed. A restart is a row whose ``t`` is below half the
+    (:mod:`ppog_sb3.zoo.restart_resume`), and those runs are committed. A restart is a row whose ``t`` is below half the
     previous row's: the first episode of the new segment ends sooner than half the run so far. (Within one segment
     ``t`` only jitters back by milliseconds, between envs ending episodes in the same step.) From a restart on, the
     previous row's ``t`` is added, so the gap between the segments is not counted and sorting by ``t`` keeps the

@@ -15,7 +15,7 @@ where, and how long.
 
 Interrupted runs resume. Every run writes a checkpoint every ``checkpoint_freq`` agent steps (study file; default a
 tenth of the run) with ``ppog-zoo train --checkpoint-freq``; the next ``study run`` continues an unfinished run from
-its checkpoint (``ppog-zoo train --resume``, :mod:`ppog_sb3.zoo.checkpoints`: the rows logged after the checkpoint
+its checkpoint (``ppog-zoo train --resume``, :mod:`ppog_sb3.zoo.restart_resume`: the rows logged after the checkpoint
 are cut, the weights, optimizer and schedules continue exactly, the envs start new episodes) and its marker lists
 ``resumed_at_steps`` and each segment's machine and code (the first one's kept in ``<EnvName>.study_start.yml``
 until the run is done). A zoo run folder without a checkpoint is deleted and trained from the start. Decision (changed

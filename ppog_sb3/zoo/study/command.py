@@ -11,7 +11,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from ppog_sb3.envs.minatar import register_minatar_envs
-from ppog_sb3.zoo import checkpoints
+from ppog_sb3.zoo import restart_resume
 from ppog_sb3.zoo import study as study_package
 from ppog_sb3.zoo.study.runner import random_scores, run_study
 from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, Run, StudyError, is_done, load_study, zoo_run_dir
@@ -19,7 +19,7 @@ from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, Run, StudyError, i
 
 def _checkpoint(root: Path, run: Run) -> int | None:
     """The step an unfinished run resumes at (its checkpoint), None without one."""
-    checkpoint = checkpoints.read_checkpoint(zoo_run_dir(root, run))
+    checkpoint = restart_resume.read_checkpoint(zoo_run_dir(root, run))
     return checkpoint.num_timesteps if checkpoint is not None else None
 
 

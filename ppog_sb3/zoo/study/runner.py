@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ppog_sb3.zoo import checkpoints
+from ppog_sb3.zoo import restart_resume
 from ppog_sb3.zoo.compare.reading import env_folder_name
 from ppog_sb3.zoo.provenance import code_version, machine_description
 from ppog_sb3.zoo.study.spec import Arm, Run, Study, is_done, log_folder, marker_path, train_command, zoo_run_dir
@@ -74,7 +74,7 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool | None:
 def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     folder = log_folder(root, run)
     run_dir = zoo_run_dir(root, run)
-    resume_from = checkpoints.read_checkpoint(run_dir) if run.checkpoint_freq > 0 else None
+    resume_from = restart_resume.read_checkpoint(run_dir) if run.checkpoint_freq > 0 else None
     code = code_version()  # at the start: the checkout may change while the run trains
     # The first segment's machine and code, kept beside the run until it is done (a resume records only its own)
     start_file = folder / f"{env_folder_name(run.game)}.study_start.yml"
@@ -114,7 +114,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     if steps is None or steps < run.n_timesteps:
         _say(f"FAILED {run.key}: its model has {steps} of {run.n_timesteps} steps (interrupted?); run the study again")
         return False
-    resumes = checkpoints.read_resumes(run_dir)
+    resumes = restart_resume.read_resumes(run_dir)
     if resumes:  # the training seconds of the segments before the last resume
         wall += resumes[-1]["train_seconds_before"]
     record = {
@@ -135,7 +135,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
         "code": code,
         "side_by_side": os.environ.get("PPOG_STUDY_WORKERS", ""),
     }
-    if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.checkpoints
+    if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.restart_resume
         record["resumed_at_steps"] = [r["num_timesteps"] for r in resumes]
         # the machine and code of each segment: the first one's from the start file (absent for runs started by a
         # runner older than it), the resumed ones' from resumes.csv; `machine` and `code` above are the last one's
@@ -145,7 +145,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     with marker_path(root, run).open("w") as handle:
         yaml.safe_dump(record, handle, sort_keys=False)
     start_file.unlink(missing_ok=True)
-    shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
+    shutil.rmtree(run_dir / restart_resume.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
     _say(f"done {run.key} in {wall:.0f} s")
     return True
 

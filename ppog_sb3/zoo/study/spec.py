@@ -127,7 +127,8 @@ def load_study(path: str | Path) -> Study:
                 raise StudyError(f"{arm_where}: params must be a mapping")
             settings[setting][arm_name] = Arm(arm_name, _require(spec, "algo", str, arm_where), conf, dict(params))
     # Decision: by default a checkpoint every 10% of a run (at most a tenth of a run is trained twice after a kill);
-    # `checkpoint_freq: 0` turns them off. Checkpoints do not change what a run computes (tests/zoo/test_zoo_checkpoints.py).
+    # `checkpoint_freq: 0` turns them off. Checkpoints do not change what a run computes
+    # (tests/zoo/test_zoo_restart_resume.py).
     checkpoint_freq = data.get("checkpoint_freq", max(n_timesteps // 10, 1))
     if not isinstance(checkpoint_freq, int) or isinstance(checkpoint_freq, bool) or checkpoint_freq < 0:
         raise StudyError(f"{where}: checkpoint_freq={checkpoint_freq!r} must be an integer >= 0 (agent steps; 0: none)")

@@ -1,4 +1,4 @@
-"""Resumable ``ppog-zoo train`` runs (``--checkpoint-freq`` / ``--resume``, :mod:`ppog_sb3.zoo.checkpoints`) and the
+"""Resumable ``ppog-zoo train`` runs (``--checkpoint-freq`` / ``--resume``, :mod:`ppog_sb3.zoo.restart_resume`) and the
 study runner's use of them: the real CLI in subprocesses on CartPole, real SIGINT/SIGKILL of a training process."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from stable_baselines3 import PPO
 from zoo_helpers import CARTPOLE_SMALL, run_zoo
 
 from ppog_sb3 import PPOG
-from ppog_sb3.zoo import checkpoints
+from ppog_sb3.zoo import restart_resume
 from ppog_sb3.zoo.provenance import code_version
 from ppog_sb3.zoo.study.runner import execute, run_study
 from ppog_sb3.zoo.study.spec import is_done, load_study, marker_path, zoo_run_dir
@@ -68,7 +68,7 @@ def test_checkpoints_change_nothing_and_a_resume_continues_the_run(tmp_path, alg
     numbers = [c for c in reference.columns if not c.startswith("time/") or c == "time/total_timesteps"]
     pd.testing.assert_frame_equal(reference[numbers], with_checkpoints[numbers])
 
-    checkpoint = checkpoints.read_checkpoint(_run_dir(saved, algo))
+    checkpoint = restart_resume.read_checkpoint(_run_dir(saved, algo))
     assert checkpoint is not None and checkpoint.num_timesteps == 3072  # the last boundary >= 1024 steps after 2048
     assert checkpoint.progress_rows == 3072 // 128 and sorted(checkpoint.monitor_rows) == ["0.monitor.csv", "1.monitor.csv"]
     assert {p.name for p in (_run_dir(saved, algo) / "checkpoint").iterdir()} == {"checkpoint.yml", "model_3072_steps.zip"}
@@ -100,7 +100,7 @@ def test_checkpoints_change_nothing_and_a_resume_continues_the_run(tmp_path, alg
         pd.testing.assert_frame_equal(before, after[["r", "l"]][:count])
         # and the monitor's clock continues from the checkpoint's training time: the file's order is its time order
         assert after["t"].is_monotonic_increasing and after["t"][count] >= checkpoint.train_seconds
-    [resume] = checkpoints.read_resumes(copies[0])
+    [resume] = restart_resume.read_resumes(copies[0])
     assert resume["num_timesteps"] == 3072 and resume["train_seconds_before"] == checkpoint.train_seconds
     assert "cores, torch CPU capability" in resume["machine"] and resume["code"]
 
@@ -158,7 +158,7 @@ def test_an_interrupted_study_run_resumes_from_its_checkpoint(tmp_path, how, cap
     worker = threading.Thread(target=lambda: outcome.append(execute(run, root)))
     worker.start()
     deadline = time.time() + 240
-    while not (run_dir.is_dir() and checkpoints.read_checkpoint(run_dir) is not None):
+    while not (run_dir.is_dir() and restart_resume.read_checkpoint(run_dir) is not None):
         assert time.time() < deadline and worker.is_alive(), "no checkpoint was written"
         time.sleep(0.2)
     pid = _training_process(str(root))
@@ -168,7 +168,7 @@ def test_an_interrupted_study_run_resumes_from_its_checkpoint(tmp_path, how, cap
     assert outcome == [False] and not is_done(root, run)
     printed = capsys.readouterr().out
     assert (f"of {STUDY_N} steps (interrupted?)" if how == signal.SIGINT else "FAILED") in printed
-    at = checkpoints.read_checkpoint(run_dir)
+    at = restart_resume.read_checkpoint(run_dir)
     assert at is not None and 0 < at.num_timesteps < STUDY_N
 
     assert run_study(study, root, study.runs(), workers=1) == 0

@@ -1,4 +1,5 @@
-"""Resumable ``ppog-zoo train`` runs: ``--checkpoint-freq N`` writes a checkpoint, ``--resume`` continues from it.
+"""Resumable ``ppog-zoo train`` runs with the envs restarted: ``--checkpoint-freq N`` writes a checkpoint, ``--resume``
+continues from it. Not bit for bit (below); the exact in-process resume is :mod:`ppog_sb3.common.exact_resume`.
 
 Long runs (an ALE study run is hours on a 2-core machine) are killed by session ends, preemption and crashes; the
 zoo's own ``--save-freq``/``-i`` start a *new* run from a saved model (schedules, step count and logs restart). This
@@ -22,7 +23,7 @@ emulators' states, so every env starts a new episode at the resume (the episodes
 not in the monitor files), and the random streams are reseeded from ``(seed, number of resumes)`` (deterministic:
 the same checkpoint resumed twice continues identically). Everything that learning depends on (weights, optimizer
 moments, learning-rate/clip/entropy schedules, step and update counts) continues exactly. In-process exact resume of
-PPOG, env state included, is :mod:`ppog_sb3.common.resume`. The monitor files' ``t`` continues: a resumed segment's
+PPOG, env state included, is :mod:`ppog_sb3.common.exact_resume`. The monitor files' ``t`` continues: a resumed segment's
 monitors start their clock at the checkpoint's training seconds (or at a file's last kept ``t`` when later, so ``t``
 never goes back within a file), and ``t`` is the run's training wall time without the gaps between segments.
 (Runs resumed before ppog-zoo did this have ``t`` restarting at each resume; ``compare.reading`` mends that when it
