@@ -172,7 +172,7 @@ def test_fast_path_make_train_command(tmp_path):
         # no -conf, as in the Makefile: the package's zoo_configs/ppog.yml is the default for --algo ppog
         "train", "--algo", "ppog", "--env", env_id, "-f", "logs", "-n", "2048", "--seed", "0",
         "--num-threads", "1", "--eval-freq", "1024", "--eval-episodes", "2",
-        # tiny run; the config's speed options (precision: auto, channels_last) stay as in the Makefile's job
+        # tiny run; the config's speed options (precision: fp32, channels_last) stay as in the Makefile's job
         "-params", "n_envs:2", "n_steps:32", "batch_size:64", "n_epochs:1",
         "policy_kwargs:dict(features_extractor_kwargs=dict(features_dim=64))",
         cwd=tmp_path,

@@ -141,7 +141,7 @@ def test_config_sections_and_comments():
     assert {k: v for k, v in atari.items() if k not in ("frame_stack", "env_wrapper")} == {
         k: v for k, v in fast.items() if k not in speed
     }
-    assert (fast["precision"], fast["channels_last"]) == ("auto", True)
+    assert (fast["precision"], fast["channels_last"]) == ("fp32", True)
 
     # Every value has a reason comment
     for number, line in enumerate(CONFIG.read_text().splitlines(), start=1):
