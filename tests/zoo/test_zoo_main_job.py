@@ -1,0 +1,105 @@
+"""The main job as a user lives with it: ``make train`` shows a progress bar, checkpoints, and ``make train RESUME=1``
+continues a killed run in the same folder.
+
+The command comes from the Makefile itself (``make -n train``), so the test follows the README's command and breaks
+when the Makefile drops a flag; it then runs with a Python that sees only what ``pip install .`` installs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import signal
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from zoo_helpers import start_zoo, zoo_command, zoo_env
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = Path("ppog") / "ppog-SpaceInvaders-v5_1"
+
+
+def make_train_args(logs: Path, timesteps: int, checkpoint_freq: int, resume: bool = False) -> list[str]:
+    """The ``ppog-zoo`` arguments of ``make train`` with these variables (``make -n``: printed, not run)."""
+    variables = [f"LOGS={logs}", f"TIMESTEPS={timesteps}", f"CHECKPOINT_FREQ={checkpoint_freq}", "VENV=/venv-of-make"]
+    if resume:
+        variables.append("RESUME=1")
+    printed = subprocess.run(["make", "-n", "-C", str(ROOT), "train", *variables], capture_output=True, text=True, check=True)
+    lines = [line for line in printed.stdout.replace("\\\n", " ").splitlines() if "ppog-zoo train" in line]
+    assert len(lines) == 1, printed.stdout
+    words = shlex.split(lines[0])
+    assert words[0] == "/venv-of-make/bin/ppog-zoo", words
+    return words[1:]
+
+
+def test_make_train_passes_checkpoints_progress_and_resume():
+    """The flags themselves (catches: the Makefile losing -P, --checkpoint-freq or RESUME's --resume)."""
+    fresh = make_train_args(Path("logs"), 10_000_000, 100_000)
+    assert fresh[:5] == ["train", "--algo", "ppog", "--env", "ppog/SpaceInvaders-v5"]
+    assert "-P" in fresh and "--resume" not in fresh
+    assert fresh[fresh.index("--checkpoint-freq") + 1] == "100000"
+    assert fresh[fresh.index("--verbose") + 1] == "0"  # no SB3 table every 1,024 steps
+    assert make_train_args(Path("logs"), 10_000_000, 100_000, resume=True) == [*fresh, "--resume"]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_make_train_killed_midway_resumes_to_the_end(tmp_path):
+    """Kill the main job after its second checkpoint, resume it with RESUME=1, and it ends at its budget in the same
+    folder with one resume recorded and one row per update (catches: no checkpoints written, --resume not honoured,
+    the resumed run starting a new folder or training the whole budget again)."""
+    timesteps, freq = 8 * 1024, 1024  # 8 updates of the zoo's 8 x 128 rollout
+    logs = tmp_path / "logs"
+    log = tmp_path / "first.log"
+    first = start_zoo(*make_train_args(logs, timesteps, freq), cwd=tmp_path, log=log)
+    marker = logs / RUN / "checkpoint" / "checkpoint.yml"
+    deadline = time.monotonic() + 240
+    killed_at = None
+    try:
+        while time.monotonic() < deadline and first.poll() is None:
+            if marker.is_file():
+                steps = yaml.safe_load(marker.read_text())["num_timesteps"]
+                if steps >= 2 * freq:
+                    first.send_signal(signal.SIGKILL)
+                    killed_at = steps
+                    break
+            time.sleep(0.05)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait()
+    assert killed_at is not None and killed_at < timesteps, f"no checkpoint before the end:\n{log.read_text()[-3000:]}"
+
+    second = subprocess.run(
+        zoo_command(*make_train_args(logs, timesteps, freq, resume=True)),
+        cwd=tmp_path,
+        env=zoo_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output[-3000:]
+    assert not (logs / "ppog" / "ppog-SpaceInvaders-v5_2").exists(), "the resume started a new run folder"
+    # the progress bar with elapsed < left, and no SB3 table
+    assert "[" in output and " < " in output and "it/s" in output, output[-2000:]
+    assert "rollout/" not in output and "| train/" not in output, output[-2000:]
+
+    run_dir = logs / RUN
+    with zipfile.ZipFile(run_dir / "ppog-SpaceInvaders-v5.zip") as archive:
+        assert json.loads(archive.read("data"))["num_timesteps"] == timesteps
+    resumes = _rows(run_dir / "resumes.csv")
+    assert len(resumes) == 1
+    resumed_at = int(float(next(value for key, value in resumes[0].items() if "step" in key)))
+    assert freq * 2 <= resumed_at <= killed_at + freq
+    steps = [int(float(row["time/total_timesteps"])) for row in _rows(run_dir / "progress.csv")]
+    assert steps == sorted(set(steps)) and steps[-1] == timesteps, steps
