@@ -48,7 +48,7 @@ from stable_baselines3.common.monitor import Monitor
 if TYPE_CHECKING:
     from ale_py.env import AtariEnv
 
-from ppog_sb3.envs.options import DEFAULT_MAX_EPISODE_STEPS, AtariOptions, check_render_mode, make_options
+from ppog_sb3.envs.options import AtariOptions, check_render_mode, make_options, max_game_steps_renamed
 
 __all__ = ["AtariGameMonitor", "PreprocessedAtariEnv"]
 
@@ -130,46 +130,24 @@ class AtariGameMonitor(Monitor):
 class PreprocessedAtariEnv(gym.Wrapper):
     """One ALE game with SB3 ``AtariWrapper`` + 4-frame-stack preprocessing, channel-first (see the module docstring).
 
-    Options: those of ``ppog_sb3.envs.make_atari_vec_env`` (same names, same defaults), with ``max_game_steps`` for its
-    ``max_episode_steps`` (gymnasium's ``make`` takes that name for itself), ``render_mode`` (``None``,
-    ``"rgb_array"``, ``"human"``: full-resolution ALE rendering) and ``monitor_file`` (a monitor CSV path).
+    Options: the preprocessing options of :class:`~ppog_sb3.envs.options.AtariOptions` (those of
+    ``make_atari_vec_env``: same names, same defaults), with ``max_game_steps`` for its ``max_episode_steps``
+    (gymnasium's ``make`` takes that name for itself), ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``:
+    full-resolution ALE rendering) and ``monitor_file`` (a monitor CSV path).
     """
 
     def __init__(
         self,
         game: str = "SpaceInvaders",
         *,
-        frame_skip: int = 4,
-        frame_stack: int = 4,
-        screen_size: int = 84,
-        noop_max: int = 30,
-        terminal_on_life_loss: bool = True,
-        clip_reward: bool = True,
-        repeat_action_probability: float | None = None,
-        action_repeat_probability: float | None = None,
-        max_game_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
-        full_action_space: bool = False,
-        use_fire_reset: bool = True,
         render_mode: str | None = None,
         monitor_file: str | None = None,
+        **preprocessing: Any,
     ) -> None:
         from ale_py.env import AtariEnv
 
-        options: AtariOptions = make_options(
-            game,
-            frame_skip=frame_skip,
-            frame_stack=frame_stack,
-            screen_size=screen_size,
-            noop_max=noop_max,
-            terminal_on_life_loss=terminal_on_life_loss,
-            clip_reward=clip_reward,
-            repeat_action_probability=repeat_action_probability,
-            action_repeat_probability=action_repeat_probability,
-            max_episode_steps=max_game_steps,
-            full_action_space=full_action_space,
-            use_fire_reset=use_fire_reset,
-        )
-        self.options = options
+        options = make_options(game, **max_game_steps_renamed(preprocessing))
+        self.options: AtariOptions = options
         env: gym.Env = AtariEnv(
             game=options.game,
             frameskip=1,

@@ -66,7 +66,7 @@ from gymnasium import spaces
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from ppog_sb3.envs.options import DEFAULT_MAX_EPISODE_STEPS, AtariOptions, check_int, check_render_mode, make_options
+from ppog_sb3.envs.options import AtariOptions, check_int, check_render_mode, make_options, max_game_steps_renamed
 
 __all__ = ["AtariVecEnv", "make_atari_vec_env", "make_vector_env"]
 
@@ -357,57 +357,26 @@ def make_atari_vec_env(
     n_envs: int = 8,
     seed: int | None = None,
     *,
-    frame_skip: int = 4,
-    frame_stack: int = 4,
-    screen_size: int = 84,
-    noop_max: int = 30,
-    terminal_on_life_loss: bool = True,
-    clip_reward: bool = True,
-    repeat_action_probability: float | None = None,
-    action_repeat_probability: float | None = None,
-    max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
-    full_action_space: bool = False,
-    use_fire_reset: bool = True,
     num_threads: int | None = None,
     render_mode: str | None = None,
+    **options: Any,
 ) -> AtariVecEnv:
     """Build the fast SB3 ``VecEnv`` for an ALE game (see the module docstring for what it does and how it differs).
 
     :param game: ALE game, e.g. ``"SpaceInvaders"`` or ``"space_invaders"`` (list: ``ppog_sb3.envs.list_games()``).
     :param n_envs: number of emulators (>= 1).
     :param seed: env ``i`` is seeded with ``seed + i`` at the first ``reset()`` (None: random).
-    :param frame_skip: agent step = ``frame_skip`` frames with the same action, max-pooled over the last 2.
-    :param frame_stack: frames stacked on the channel axis (``VecFrameStack``'s ``n_stack``).
-    :param screen_size: side of the square grey frame.
-    :param noop_max: up to this many no-op frames at each game reset (ale-py's draw: module docstring, 3).
-    :param terminal_on_life_loss: ``done=True`` at each life loss (the game goes on).
-    :param clip_reward: train on ``sign(reward)``; episode statistics always use the raw reward.
-    :param repeat_action_probability: ALE's sticky-action probability (default 0); ``action_repeat_probability``
-        (SB3 ``AtariWrapper``'s name) is an alias.
-    :param max_episode_steps: game-level time limit in agent steps (27,000 = 108,000 frames; None: none).
-    :param full_action_space: use all 18 actions instead of the game's minimal set.
-    :param use_fire_reset: press FIRE at each game reset for games that have it.
     :param num_threads: C++ worker threads (None: ``min(n_envs, hardware threads)``).
     :param render_mode: None or ``"rgb_array"`` (the grey agent view, see ``AtariVecEnv.get_images``).
+    :param options: the preprocessing options, by name (``frame_skip=4``, ``frame_stack=4``, ``screen_size=84``,
+        ``noop_max=30``, ...): the fields of :class:`~ppog_sb3.envs.options.AtariOptions`, where each is defined
+        with its default and meaning (ale-py's no-op draw: module docstring, 3).
     """
-    options = make_options(
-        game,
-        frame_skip=frame_skip,
-        frame_stack=frame_stack,
-        screen_size=screen_size,
-        noop_max=noop_max,
-        terminal_on_life_loss=terminal_on_life_loss,
-        clip_reward=clip_reward,
-        repeat_action_probability=repeat_action_probability,
-        action_repeat_probability=action_repeat_probability,
-        max_episode_steps=max_episode_steps,
-        full_action_space=full_action_space,
-        use_fire_reset=use_fire_reset,
-    )
+    checked = make_options(game, **options)
     n_envs = check_int("n_envs", n_envs, 1)
     if seed is not None:
         seed = check_int("seed", seed, 0)
-    venv = AtariVecEnv(options, n_envs, num_threads=num_threads, render_mode=render_mode)
+    venv = AtariVecEnv(checked, n_envs, num_threads=num_threads, render_mode=render_mode)
     if seed is not None:
         venv.seed(seed)
     return venv
@@ -423,11 +392,4 @@ def make_vector_env(num_envs: int = 1, game: str = "SpaceInvaders", **kwargs: An
     """
     if "n_envs" in kwargs:
         raise ValueError(f"n_envs={kwargs['n_envs']!r} is not allowed here; allowed values: pass num_envs= instead")
-    if "max_game_steps" in kwargs:  # the single env's name for it (gym.make() keeps max_episode_steps for itself)
-        if "max_episode_steps" in kwargs and kwargs["max_episode_steps"] != kwargs["max_game_steps"]:
-            raise ValueError(
-                f"max_game_steps={kwargs['max_game_steps']!r} conflicts with max_episode_steps="
-                f"{kwargs['max_episode_steps']!r}; allowed values: give one of them (they are the same option)"
-            )
-        kwargs["max_episode_steps"] = kwargs.pop("max_game_steps")
-    return make_atari_vec_env(game, n_envs=num_envs, **kwargs)
+    return make_atari_vec_env(game, n_envs=num_envs, **max_game_steps_renamed(kwargs))

@@ -11,7 +11,7 @@ Every bad value raises ``ValueError`` naming the option, the value and the allow
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, overload
 
 import numpy as np
@@ -31,9 +31,23 @@ RENDER_MODES = (None, "rgb_array")
 
 @dataclass(frozen=True)
 class AtariOptions:
-    """Validated preprocessing options (see ``make_atari_vec_env`` for their meaning)."""
+    """The preprocessing options, validated: their one definition (names, defaults); build them with :func:`make_options`.
 
-    game: str  # ALE ROM id, e.g. "space_invaders"
+    :param game: ALE ROM id, e.g. ``"space_invaders"``
+    :param frame_skip: agent step = ``frame_skip`` frames with the same action, max-pooled over the last 2
+    :param frame_stack: frames stacked on the channel axis (``VecFrameStack``'s ``n_stack``)
+    :param screen_size: side of the square grey frame
+    :param noop_max: up to this many no-op frames at each game reset
+    :param terminal_on_life_loss: ``done=True`` at each life loss (the game goes on)
+    :param clip_reward: train on ``sign(reward)``; episode statistics always use the raw reward
+    :param repeat_action_probability: ALE's sticky-action probability; ``action_repeat_probability`` (SB3
+        ``AtariWrapper``'s name) is an alias
+    :param max_episode_steps: game-level time limit in agent steps (27,000 = 108,000 frames; None: none)
+    :param full_action_space: use all 18 actions instead of the game's minimal set
+    :param use_fire_reset: press FIRE at each game reset for games that have it
+    """
+
+    game: str
     frame_skip: int = 4
     frame_stack: int = 4
     screen_size: int = 84
@@ -51,6 +65,11 @@ class AtariOptions:
         if self.max_episode_steps is None:
             return _MAX_FRAMES
         return self.max_episode_steps * self.frame_skip
+
+
+#: The options a caller passes by name: the fields of :class:`AtariOptions` but ``game``, and the alias.
+OPTION_NAMES: tuple[str, ...] = (*(f.name for f in fields(AtariOptions) if f.name != "game"), "action_repeat_probability")
+_DEFAULTS = {f.name: f.default for f in fields(AtariOptions) if f.name != "game"}
 
 
 def _is_int(value: Any) -> bool:
@@ -90,28 +109,34 @@ def check_render_mode(render_mode: Any, *, vector: bool) -> str | None:
     return render_mode
 
 
-def make_options(
-    game: str,
-    *,
-    frame_skip: int = 4,
-    frame_stack: int = 4,
-    screen_size: int = 84,
-    noop_max: int = 30,
-    terminal_on_life_loss: bool = True,
-    clip_reward: bool = True,
-    repeat_action_probability: float | None = None,
-    action_repeat_probability: float | None = None,
-    max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
-    full_action_space: bool = False,
-    use_fire_reset: bool = True,
-) -> AtariOptions:
-    """Validate the options and return them as an ``AtariOptions``."""
+def max_game_steps_renamed(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``max_game_steps``, the single env's name of the limit (``gym.make`` keeps ``max_episode_steps``
+    for itself), under the option's own name ``max_episode_steps``."""
+    options = dict(options)
+    if "max_game_steps" in options:
+        if "max_episode_steps" in options and options["max_episode_steps"] != options["max_game_steps"]:
+            raise ValueError(
+                f"max_game_steps={options['max_game_steps']!r} conflicts with max_episode_steps="
+                f"{options['max_episode_steps']!r}; allowed values: give one of them (they are the same option)"
+            )
+        options["max_episode_steps"] = options.pop("max_game_steps")
+    return options
+
+
+def make_options(game: str, **options: Any) -> AtariOptions:
+    """Validate ``options`` (:data:`OPTION_NAMES`, the others at their defaults) and return them as ``AtariOptions``."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(map(repr, unknown))}; allowed options: {', '.join(OPTION_NAMES)}")
+    repeat_action_probability = options.pop("repeat_action_probability", None)
+    action_repeat_probability = options.pop("action_repeat_probability", None)
+    values = {**_DEFAULTS, **options}
     rom = resolve_game(game)
-    frame_skip = check_int("frame_skip", frame_skip, 1)
-    frame_stack = check_int("frame_stack", frame_stack, 1)
-    screen_size = check_int("screen_size", screen_size, 1)
-    noop_max = check_int("noop_max", noop_max, 0)
-    max_episode_steps = check_int("max_episode_steps", max_episode_steps, 1, allow_none=True)
+    frame_skip = check_int("frame_skip", values["frame_skip"], 1)
+    frame_stack = check_int("frame_stack", values["frame_stack"], 1)
+    screen_size = check_int("screen_size", values["screen_size"], 1)
+    noop_max = check_int("noop_max", values["noop_max"], 0)
+    max_episode_steps = check_int("max_episode_steps", values["max_episode_steps"], 1, allow_none=True)
 
     # Two spellings of sticky actions: ALE's (repeat_action_probability) and SB3 AtariWrapper's.
     if (
@@ -148,10 +173,10 @@ def make_options(
         frame_stack=frame_stack,
         screen_size=screen_size,
         noop_max=noop_max,
-        terminal_on_life_loss=check_bool("terminal_on_life_loss", terminal_on_life_loss),
-        clip_reward=check_bool("clip_reward", clip_reward),
+        terminal_on_life_loss=check_bool("terminal_on_life_loss", values["terminal_on_life_loss"]),
+        clip_reward=check_bool("clip_reward", values["clip_reward"]),
         repeat_action_probability=float(sticky),
         max_episode_steps=max_episode_steps,
-        full_action_space=check_bool("full_action_space", full_action_space),
-        use_fire_reset=check_bool("use_fire_reset", use_fire_reset),
+        full_action_space=check_bool("full_action_space", values["full_action_space"]),
+        use_fire_reset=check_bool("use_fire_reset", values["use_fire_reset"]),
     )

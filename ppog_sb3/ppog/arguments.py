@@ -12,16 +12,20 @@ them) and are returned as ``int``; ``bool`` is rejected, as it is an ``int`` by 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
 
-from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
+from ppog_sb3.common.buffers import ADVANTAGE_ESTIMATORS, PPOGDictRolloutBuffer, PPOGRolloutBuffer
+from ppog_sb3.common.losses import POLICY_LOSSES
 from ppog_sb3.common.schedules import parse_schedule
 
 SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+#: ``precision`` values: float32, bfloat16 autocast, or bfloat16 where the model's device computes it natively.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 class InvalidArgumentError(ValueError, AssertionError):
@@ -98,11 +102,33 @@ def check_buffer_size(n_steps: int, n_envs: int, normalize_advantage: bool) -> N
         )
 
 
-def check_action_space(action_space: spaces.Space) -> None:
-    if not isinstance(action_space, SUPPORTED_ACTION_SPACES):
+def check_arguments(values: Mapping[str, Any]) -> dict[str, int]:
+    """Every check of PPOG's constructor arguments that needs no env, in the constructor's order.
+
+    :param values: the constructor's arguments by name, defaults included (e.g. ``inspect.signature(PPOG)``'s
+        ``bind(**kwargs)`` after ``apply_defaults()``), so a config can be checked before any model or env exists
+    :return: ``n_steps``, ``n_epochs`` and ``batch_size`` as ``int``
+    """
+    check_choice("policy_loss", values["policy_loss"], tuple(POLICY_LOSSES))
+    check_choice("advantage_estimator", values["advantage_estimator"], ADVANTAGE_ESTIMATORS)
+    check_choice("precision", values["precision"], PRECISIONS)
+    check_ent_coef(values["ent_coef"], values["ent_coef_decay"], values["ent_coef_min"])
+    check_clip_range(values["clip_range"])
+    check_clip_range_vf(values["clip_range_vf"])
+    check_vf_learning_rate(values["vf_learning_rate"])
+    return {
+        "n_steps": as_int("n_steps", values["n_steps"]),
+        "n_epochs": as_int("n_epochs", values["n_epochs"]),
+        "batch_size": check_batch_size(values["batch_size"], values["normalize_advantage"]),
+    }
+
+
+def check_action_space(
+    action_space: spaces.Space, supported: tuple[type[spaces.Space], ...] = SUPPORTED_ACTION_SPACES, algo: str = "PPOG"
+) -> None:
+    if not isinstance(action_space, supported):
         raise InvalidArgumentError(
-            f"Unsupported action space {action_space!r}: PPOG supports "
-            f"{', '.join(s.__name__ for s in SUPPORTED_ACTION_SPACES)}."
+            f"Unsupported action space {action_space!r}: {algo} supports {', '.join(s.__name__ for s in supported)}."
         )
 
 

@@ -1,9 +1,9 @@
 """``ppog-zoo``: rl-baselines3-zoo's command line with PPOG registered (``--algo ppog``).
 
 Usage: ``ppog-zoo COMMAND [zoo arguments]`` (also ``python -m ppog_sb3.zoo COMMAND ...``). Each command registers
-PPOG in the zoo's tables (:func:`ppog_sb3.zoo.registry.register`) and runs the zoo's own code with the same
-arguments (parsed by the zoo's own parsers; ``sys.argv`` is left alone), with ppog-zoo's classes handed in as
-described in :mod:`ppog_sb3.zoo.seams`, so every zoo flag keeps its meaning and
+PPOG in the zoo's tables (:func:`ppog_sb3.zoo.registry.register`) and runs the zoo's own command with the same
+arguments, parsed by the zoo's own parsers from ``sys.argv`` (set for the call, as ``rl_zoo3.cli`` does), with
+ppog-zoo's classes handed in for the call (:mod:`ppog_sb3.zoo.seams`), so every zoo flag keeps its meaning and
 ``--algo ppo`` etc. still work. Additions:
 
 - ``train`` (only with ``-optimize``): ``--heartbeat-interval S`` and ``--grace-period S`` (Optuna heartbeat of
@@ -13,17 +13,17 @@ described in :mod:`ppog_sb3.zoo.seams`, so every zoo flag keeps its meaning and
   and ``--study-name`` defaults to ``<algo>-<env>`` (see :mod:`ppog_sb3.zoo.exp_manager`).
 - ``-params`` / ``--env-kwargs`` values that are not Python expressions (``ent_coef:lin_0.01``) stay strings.
 - ``record_video`` is the zoo's ``python -m rl_zoo3.record_video`` script (the zoo's own CLI lacks it).
-- ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) instead of ``plt.show()`` (the plot runs on
-  matplotlib's non-interactive Agg backend, then the figure is saved).
+- ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) where the zoo calls ``plt.show()``. The plots
+  leave matplotlib's backend as it was and close the figures they made when they return.
 - ``plot_train`` / ``all_plots``: an env id with a namespace in ``-e/--env`` (``ppog/SpaceInvaders-v5``) is turned
   into the zoo's folder name (``ppog-SpaceInvaders-v5``), which is what the zoo's plots match run folders against.
 - ``train`` also writes SB3's logger output to ``<run folder>/progress.csv`` (see :mod:`ppog_sb3.zoo.exp_manager`),
   and uses the fast C++ vector env for ``ppog/<Game>-v5`` ids (see :mod:`ppog_sb3.zoo.fast_env`; so do ``enjoy``
   and ``record_video``). ``--vec-env`` does not apply to those ids.
-- ``compare``: PPOG-vs-PPO plots from zoo log folders, ``ppog_sb3.zoo.compare.main(argv)``, imported when the command
-  runs; while that module does not exist, ``ppog-zoo compare`` prints one line and exits with 2.
+- ``compare``: PPOG-vs-PPO plots from zoo log folders, ``ppog_sb3.experiments.compare.main(argv)``, imported when
+  the command runs.
 - ``study``: a many-seed study of zoo runs (``run``, resumable; ``status``; ``random``; ``report`` with rliable
-  statistics), :mod:`ppog_sb3.zoo.study`.
+  statistics), :mod:`ppog_sb3.experiments.study`.
 - Errors are one line on stderr, ``ppog-zoo COMMAND: error: ...``, with exit code 2 for bad arguments and 1 for
   anything else (bad config, unreachable storage, ...); ``PPOG_ZOO_DEBUG=1`` shows the traceback instead.
 
@@ -57,11 +57,8 @@ class Command:
 
 COMMANDS: dict[str, Command] = {}
 
-#: Names kept for later issues: ``ppog-zoo NAME`` says so instead of "unknown command".
-RESERVED: dict[str, str] = {}
-
-#: Module of ``ppog-zoo compare`` (written separately; imported only when the command runs).
-COMPARE_MODULE = "ppog_sb3.zoo.compare"
+#: Module of ``ppog-zoo compare`` (imported only when the command runs).
+COMPARE_MODULE = "ppog_sb3.experiments.compare"
 
 
 def register_command(name: str, run: Callable[[list[str]], int | None], help: str, *, replace: bool = False) -> None:
@@ -69,7 +66,6 @@ def register_command(name: str, run: Callable[[list[str]], int | None], help: st
     if name in COMMANDS and not replace:
         raise ValueError(f"ppog-zoo command {name!r} already exists")
     COMMANDS[name] = Command(name, run, help)
-    RESERVED.pop(name, None)
 
 
 # ---------------------------------------------------------------------- the zoo's commands
@@ -138,7 +134,7 @@ def _run_train(argv: list[str]) -> int | None:
     import functools
 
     from ppog_sb3.zoo.exp_manager import OptimizationSettings, PPOGExperimentManager
-    from ppog_sb3.zoo.seams import parse_cli_value, with_globals, zoo_globals
+    from ppog_sb3.zoo.seams import parse_cli_value, train_names, zoo_command
 
     extras_parser = _train_extras_parser()
     if "-h" in argv or "--help" in argv:
@@ -167,7 +163,8 @@ def _run_train(argv: list[str]) -> int | None:
     manager = functools.partial(
         PPOGExperimentManager, settings=settings, checkpoint_freq=extras.checkpoint_freq, resume=extras.resume
     )
-    with_globals(rl_zoo3.train.train, zoo_globals(f"{PROG} train", rest, ExperimentManager=manager))()
+    with zoo_command(f"{PROG} train", rest, train_names(manager)):
+        rl_zoo3.train.train()
     return 0
 
 
@@ -175,18 +172,19 @@ def _run_enjoy(argv: list[str]) -> int | None:
     _register_zoo()
     import rl_zoo3.enjoy
 
-    from ppog_sb3.zoo.seams import with_globals, zoo_globals
+    from ppog_sb3.zoo.seams import enjoy_names, zoo_command
 
-    with_globals(rl_zoo3.enjoy.enjoy, zoo_globals(f"{PROG} enjoy", argv))()
+    with zoo_command(f"{PROG} enjoy", argv, enjoy_names()):
+        rl_zoo3.enjoy.enjoy()
     return 0
 
 
 def _run_record_video(argv: list[str]) -> int | None:
     _register_zoo()
-    from ppog_sb3.zoo.seams import run_script, zoo_globals
+    from ppog_sb3.zoo.seams import record_video_names, run_script, zoo_command
 
-    # A script in the zoo (no function to call): run its __main__ block with ppog-zoo's names
-    run_script("rl_zoo3.record_video", zoo_globals(f"{PROG} record_video", argv))
+    with zoo_command(f"{PROG} record_video", argv, record_video_names()):
+        run_script("rl_zoo3.record_video")  # a script in the zoo, with no function to call: run as `python -m` does
     return 0
 
 
@@ -215,54 +213,47 @@ def env_folder_names(argv: list[str]) -> list[str]:
 
 def _plot_command(function_name: str) -> Callable[[list[str]], int | None]:
     def run(argv: list[str]) -> int | None:
-        from ppog_sb3.zoo.seams import OneLineErrorParser, with_globals, zoo_globals
+        import importlib
+
+        from ppog_sb3.zoo.seams import OneLineErrorParser, SavingPyplot, plot_names, zoo_command
 
         prog = f"{PROG} {function_name}"
         parser = OneLineErrorParser(prog=prog, add_help=False, allow_abbrev=False)
         parser.add_argument("-o", "--output", default=None, help="save the figure to this file instead of showing it")
-        output = None
+        pyplot = None
         if function_name in ("plot_train", "all_plots"):
             argv = env_folder_names(argv)
         if function_name == "plot_train":
             if "-h" in argv or "--help" in argv:
                 print("ppog-zoo addition: -o/--output FILE  save the figure (png, pdf, svg) instead of plt.show()\n")
-            extras, rest = parser.parse_known_args(argv)
-            output, argv = extras.output, rest
+            extras, argv = parser.parse_known_args(argv)
+            if extras.output is not None:
+                os.makedirs(os.path.dirname(os.path.abspath(extras.output)), exist_ok=True)
+                pyplot = SavingPyplot(extras.output)  # the zoo's final plt.show() saves the figure instead
         _register_zoo()
-        if output is not None:
-            # A non-interactive backend turns the zoo's final plt.show() into a no-op; the figure is saved below
-            import matplotlib
+        module = importlib.import_module(f"rl_zoo3.plots.{function_name}")
+        from matplotlib import pyplot as plt
 
-            matplotlib.use("Agg")
-        import rl_zoo3.plots as plots
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
-            with_globals(getattr(plots, function_name), zoo_globals(prog, argv))()
-        if output is not None:
-            from matplotlib import pyplot as plt
-
-            os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-            plt.savefig(output)
-            plt.close("all")
-            print(f"Saved {output}")
+        figures = set(plt.get_fignums())
+        try:
+            with warnings.catch_warnings(), zoo_command(prog, argv, plot_names(function_name, pyplot)):
+                warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+                getattr(module, function_name)()
+        finally:
+            for number in set(plt.get_fignums()) - figures:  # the zoo's figures (shown or saved), not a caller's
+                plt.close(number)
+        if pyplot is not None and pyplot.saved:
+            print(f"Saved {pyplot.output}")
         return 0
 
     return run
 
 
 def _run_compare(argv: list[str]) -> int | None:
-    """``ppog-zoo compare ARGS``: ``ppog_sb3.zoo.compare.main(ARGS)``, imported now (it may not exist yet)."""
+    """``ppog-zoo compare ARGS``: ``main(ARGS)`` of the compare module, imported when the command runs."""
     import importlib
 
-    try:
-        module = importlib.import_module(COMPARE_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name != COMPARE_MODULE:
-            raise  # compare.py exists but one of its imports is missing: report that, not "not available"
-        print(f"{PROG} compare: error: not available yet ({COMPARE_MODULE} is not installed)", file=sys.stderr)
-        return 2
-    return module.main(argv)
+    return importlib.import_module(COMPARE_MODULE).main(argv)
 
 
 register_command("train", _run_train, "train an agent, or search hyperparameters with -optimize")
@@ -275,7 +266,7 @@ register_command("compare", _run_compare, "PPOG-vs-PPO comparison plots from zoo
 
 
 def _run_study(argv: list[str]) -> int | None:
-    from ppog_sb3.zoo.study.command import main as study_main
+    from ppog_sb3.experiments.study.command import main as study_main
 
     return study_main(argv)
 
@@ -290,9 +281,8 @@ def _usage() -> str:
         "",
         "rl-baselines3-zoo commands with PPOG registered as --algo ppog:",
     ]
-    width = max(len(name) for name in [*COMMANDS, *RESERVED])
+    width = max(len(name) for name in COMMANDS)
     lines += [f"  {name:<{width}}  {command.help}" for name, command in COMMANDS.items()]
-    lines += [f"  {name:<{width}}  {text}" for name, text in RESERVED.items()]
     lines += ["", f"Set {DEBUG_ENV}=1 to see tracebacks instead of one-line errors."]
     return "\n".join(lines)
 
@@ -327,10 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        if name in RESERVED:
-            print(f"{PROG}: error: '{name}' is reserved: {RESERVED[name]}", file=sys.stderr)
-        else:
-            print(f"{PROG}: error: unknown command '{name}': choose from {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"{PROG}: error: unknown command '{name}': choose from {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
 
     prog = f"{PROG} {name}"

@@ -1,15 +1,16 @@
 """``PPOGExperimentManager``: rl-zoo's ExperimentManager with PPOG's checks and a sturdier Optuna search.
 
 ``ppog-zoo`` hands this subclass to the zoo's own ``train()`` / ``enjoy`` / ``record_video`` as their
-``ExperimentManager`` (:mod:`ppog_sb3.zoo.seams`); the zoo's class is not changed. It keeps
+``ExperimentManager`` for the call (:mod:`ppog_sb3.zoo.seams`); the zoo's class is not changed. It keeps
 every zoo flag's meaning and changes only this:
 
 - **Default config** (``--algo ppog`` without ``-conf``): the package's own ``zoo_configs/ppog.yml``, shipped as
   ``ppog_sb3.zoo_configs`` (:mod:`ppog_sb3.zoo.configs`), as the zoo does for its algorithms; ``-conf`` overrides it.
 - **Up-front checks** (``--algo ppog``): after the zoo has pre-processed the hyperparameters, every key must be
-  a PPOG constructor argument and every value must pass PPOG's own argument checks; the error names the key
-  and where it came from (``-params`` or the YAML file and its section). An unknown key would otherwise be a
-  ``TypeError`` deep inside model construction, and in ``-optimize`` mode it would fail every trial.
+  a PPOG constructor argument and every value must pass PPOG's own argument checks
+  (:func:`ppog_sb3.ppog.arguments.check_arguments`, no model built); the error names the key and where it came from
+  (``-params`` or the YAML file and its section). An unknown key would otherwise be a ``TypeError`` deep inside
+  model construction, and in ``-optimize`` mode it would fail every trial.
 - **Schedule strings**: the zoo turns ``learning_rate``/``clip_range``/``clip_range_vf`` strings (``lin_X``)
   into schedules; a malformed one is now reported with its key. ``ent_coef`` and ``vf_learning_rate`` strings
   (``"0.01"``, ``"lin_0.01"``) are left to PPOG, which parses (and validates) them itself.
@@ -29,7 +30,8 @@ every zoo flag's meaning and changes only this:
   (:class:`~ppog_sb3.zoo.callbacks.ProgressCSVCallback`, whose docstring says what is in it).
 - **Optuna** (``-optimize``): a default SQLite study that resumes, a default study name shared by all workers,
   heartbeats that fail the trials of dead workers, a strict ``--max-total-trials``, pruning of non-finite updates,
-  ``--fixed-params``, per-worker sampler seeds, one-line storage errors, HTML plots: :mod:`ppog_sb3.zoo.optuna_study`.
+  ``--fixed-params``, per-worker sampler seeds, one-line storage errors, HTML plots: the base class
+  :class:`~ppog_sb3.zoo.optuna_study.OptunaSearch`.
 """
 
 from __future__ import annotations
@@ -37,37 +39,33 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import sys
-import time
-import warnings
 from typing import Any
 
-import optuna
 import yaml
-from optuna.samplers import BaseSampler, PartialFixedSampler, RandomSampler, TPESampler
-from optuna.study import MaxTrialsCallback
-from optuna.trial import TrialState
 from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import ALGOS, get_latest_run_id
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from ppog_sb3.envs import is_plugin_id
-from ppog_sb3.ppog import PPOG, NonFiniteError
+from ppog_sb3.ppog import PPOG, arguments
 from ppog_sb3.zoo import fast_env, optuna_study, restart_resume
 from ppog_sb3.zoo.callbacks import PROGRESS_CSV, ProgressCSVCallback
 from ppog_sb3.zoo.configs import default_config
 from ppog_sb3.zoo.errors import ZooError
-from ppog_sb3.zoo.optuna_study import OptimizationSettings, TrialOverCapError, redact_url
+from ppog_sb3.zoo.optuna_study import OptimizationSettings, OptunaSearch, redact_url
 
 __all__ = ["PPOGExperimentManager", "ProgressCSVCallback", "ZooError", "OptimizationSettings"]
 
 #: Keyword arguments the zoo passes to every model itself (from its own flags): not allowed in a config.
 ZOO_MANAGED_KWARGS = ("env", "tensorboard_log", "seed", "verbose", "device")
 
+#: PPOG's constructor: its arguments are what a ppog config may set, its defaults complete a config for the checks.
+PPOG_SIGNATURE = inspect.signature(PPOG)
+
 
 # ---------------------------------------------------------------------- the manager
-class PPOGExperimentManager(ExperimentManager):
+class PPOGExperimentManager(OptunaSearch):
     """The zoo's ExperimentManager plus PPOG's checks, default SQLite study, heartbeat and strict trial cap.
 
     See the module docstring for what changes; every argument is the zoo's.
@@ -100,17 +98,7 @@ class PPOGExperimentManager(ExperimentManager):
         # Config section lookup (the zoo's `_is_atari`): ALE ids only. The plugin's ids are Atari for evaluation
         # (is_atari below) but must not get the "atari" section's AtariWrapper and frame_stack.
         self._is_atari = ExperimentManager.is_atari(env_id) and not is_plugin_id(env_id)
-        self.settings = settings if settings is not None else OptimizationSettings()
-        self._explicit_storage = self.storage is not None
-        if self.optimize_hyperparameters or self.trial_id is not None:
-            if self.study_name is None:
-                self.study_name = optuna_study.default_study_name(self.algo, self.env_name)
-            if self.storage is None:
-                path = optuna_study.default_storage_path(self.log_folder, self.algo, self.study_name)
-                if self.optimize_hyperparameters:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                self.storage = f"sqlite:///{path.resolve()}"
-        self._sampler_seed = self.seed
+        self._set_up_search(settings)
 
     # ------------------------------------------------------------------ envs and logging
     def _fast_env_kwargs(self, eval_env: bool) -> dict[str, Any]:
@@ -332,8 +320,8 @@ class PPOGExperimentManager(ExperimentManager):
         return sections if isinstance(sections, dict) else None
 
     def _check_ppog_hyperparams(self, hyperparams: dict[str, Any]) -> None:
-        """Every key a PPOG argument, every value accepted by PPOG's argument checks (no env needed)."""
-        accepted = set(inspect.signature(PPOG.__init__).parameters) - {"self", "_init_setup_model"}
+        """Every key a PPOG argument, every value accepted by PPOG's argument checks (no model, no env)."""
+        accepted = set(PPOG_SIGNATURE.parameters) - {"_init_setup_model"}
         for key in sorted(hyperparams):
             if key in ZOO_MANAGED_KWARGS:
                 raise ZooError(
@@ -347,141 +335,13 @@ class PPOGExperimentManager(ExperimentManager):
                 )
         if "policy" not in hyperparams:
             raise ZooError(f"no 'policy' for ppog on {self.env_name.gym_id} in {self.config} (e.g. MlpPolicy, CnnPolicy)")
+        values = PPOG_SIGNATURE.bind_partial(**hyperparams)
+        values.apply_defaults()
         try:
-            # Argument checks only: without model setup the env is never touched (SB3 types env as not None)
-            PPOG(env=None, _init_setup_model=False, **hyperparams)  # type: ignore[arg-type]
-        except (ValueError, TypeError) as error:
+            if isinstance(hyperparams["policy"], str):
+                arguments.check_choice("policy", hyperparams["policy"], tuple(PPOG.policy_aliases))
+            arguments.check_arguments(values.arguments)
+        except ValueError as error:
             keys = [key for key in hyperparams if re.search(rf"\b{re.escape(key)}\b", str(error))]
             where = f" (from {self._source(keys[0])})" if keys else ""
             raise ZooError(f"invalid PPOG hyperparameter{where}: {error}") from error
-
-    # ------------------------------------------------------------------ Optuna
-    def _create_sampler(self, sampler_method: str) -> BaseSampler:
-        parallel = self._explicit_storage or self.n_jobs > 1
-        if sampler_method == "random":
-            sampler: BaseSampler = RandomSampler(seed=self._sampler_seed)
-        elif sampler_method == "tpe":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                sampler = TPESampler(
-                    n_startup_trials=self.n_startup_trials,
-                    seed=self._sampler_seed,
-                    multivariate=True,
-                    constant_liar=parallel,
-                )
-        else:
-            sampler = super()._create_sampler(sampler_method)
-        if self.settings.fixed_params:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                sampler = PartialFixedSampler(dict(self.settings.fixed_params), sampler)
-        return sampler
-
-    def _check_fixed_params(self) -> None:
-        """``--fixed-params`` for ppog: known raw names, values the search space accepts (one dry sample)."""
-        fixed = self.settings.fixed_params
-        if not fixed or self.algo != "ppog":
-            return
-        from ppog_sb3.zoo.hyperparams_opt import sample_ppog_params, search_space_params
-
-        unknown = sorted(set(fixed) - set(search_space_params()))
-        if unknown:
-            raise ZooError(
-                f"--fixed-params: {', '.join(unknown)} not in PPOG's search space; its parameters are "
-                f"{', '.join(search_space_params())}"
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dry_run = optuna.create_study(sampler=PartialFixedSampler(dict(fixed), RandomSampler(seed=0)))
-        try:
-            sample_ppog_params(dry_run.ask(), self.n_actions, self.n_envs, {})
-        except (ValueError, KeyError, TypeError) as error:
-            raise ZooError(f"--fixed-params: {' '.join(str(error).split())}") from error
-
-    def objective(self, trial: optuna.Trial) -> float:
-        """The zoo's objective; a trial past ``--max-total-trials`` is not run, a non-finite update prunes the trial."""
-        if self.max_total_trials is not None:
-            optuna_study.check_total_trials_cap(trial, self.max_total_trials)
-        try:
-            return super().objective(trial)
-        except NonFiniteError as error:
-            print(f"Trial {trial.number} pruned: {error}", flush=True)
-            raise optuna.TrialPruned(str(error)) from error
-
-    def hyperparameters_optimization(self) -> None:
-        """The zoo's search loop on a storage with heartbeat, with a strict cap and a report that survives no trial.
-
-        Overridden whole, because the zoo's method builds its study from ``self.storage`` as a URL string
-        (``optuna.create_study(storage=url)``), which cannot carry a heartbeat, creates the sampler before the study
-        (its seed cannot depend on the study's trials), and ends with ``study.best_trial`` (an error when no trial
-        completed) and ``fig.show()``. The upstream hooks that would remove this override: a ``_create_study()``
-        method (or ``storage`` accepted as an Optuna storage object) and a ``_write_report(study)`` method; the
-        pieces that differ live in :mod:`ppog_sb3.zoo.optuna_study`.
-        """
-        if self.verbose > 0:
-            print("Optimizing hyperparameters")
-        if self.tensorboard_log is not None:
-            warnings.warn("Tensorboard log is deactivated when running hyperparameter optimization")
-            self.tensorboard_log = None
-
-        assert self.storage is not None and self.study_name is not None  # set in __init__
-        self._check_fixed_params()
-        storage = optuna_study.open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
-        try:
-            study = optuna.create_study(
-                sampler=RandomSampler(),  # placeholder: the real sampler's seed depends on the study's trials
-                pruner=self._create_pruner(self.pruner),
-                storage=storage,
-                study_name=self.study_name,
-                load_if_exists=True,
-                direction="maximize",
-            )
-        except ValueError as error:  # e.g. an existing study with another direction
-            raise ZooError(f"cannot use study '{self.study_name}' in {self._storage_label()}: {error}") from error
-        optuna_study.fail_stale_trials(study)
-        n_existing = len(study.get_trials(deepcopy=False))
-        self._sampler_seed = optuna_study.sampler_seed(self.seed, n_existing, self._explicit_storage)
-        study.sampler = self._create_sampler(self.sampler)
-
-        if self.verbose > 0:
-            print(f"Sampler: {self.sampler} - Pruner: {self.pruner}")
-            print(f"Study '{self.study_name}' in {self._storage_label()}: {n_existing} trials so far")
-        if "command" not in study.user_attrs:
-            study.set_user_attr("command", " ".join(sys.orig_argv))
-            for key in sorted(self._hyperparams):
-                study.set_user_attr(key, str(self._hyperparams[key]))
-
-        try:
-            with optuna_study.quiet_over_cap_trials():
-                self._optimize(study)
-        except KeyboardInterrupt:
-            pass
-        # Clean up after workers that died (their trials would stay RUNNING until the next trial starts)
-        optuna_study.fail_stale_trials(study)
-        optuna_study.print_summary(study)
-        report_name = (
-            f"report_{self.env_name}_{self.n_trials}-trials-{self.n_timesteps}-{self.sampler}-{self.pruner}_{int(time.time())}"
-        )
-        optuna_study.write_report(
-            study, os.path.join(self.log_folder, self.algo, report_name), plots=not self.no_optim_plots, verbose=self.verbose
-        )
-
-    def _optimize(self, study: optuna.Study) -> None:
-        if self.max_total_trials is None:
-            study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
-            return
-        # As the zoo: RUNNING trials count, so N workers do not run max_total_trials + N trials
-        counted = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED]
-        if len(study.get_trials(deepcopy=False, states=counted)) >= self.max_total_trials:
-            print(f"The study already has --max-total-trials={self.max_total_trials} trials: nothing to run")
-            return
-        study.optimize(
-            self.objective,
-            n_jobs=self.n_jobs,
-            callbacks=[MaxTrialsCallback(self.max_total_trials, states=tuple(counted))],
-            gc_after_trial=True,
-            catch=(TrialOverCapError,),
-        )
-
-    def _storage_label(self) -> str:
-        return redact_url(self.storage) if self.storage else "memory"

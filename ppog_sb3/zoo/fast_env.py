@@ -26,11 +26,10 @@ Config keys, for ``ppog/`` ids (decisions; the reasons are in ``zoo_configs/ppog
 - ``normalize``: the zoo's ``VecNormalize`` on top of the monitor (the CSV keeps raw game scores), for rewards only:
   ``normalize: "dict(norm_obs=False, norm_reward=True)"``. Observation normalisation (``normalize: true``) is an
   error: the policy takes the uint8 frames as images (SB3 scales them by 1/255), float frames would break it.
-- ``env_kwargs``: the options of ``make_atari_vec_env`` (``frame_skip``, ``frame_stack``, ``screen_size``,
-  ``noop_max``, ``terminal_on_life_loss``, ``clip_reward``, ``repeat_action_probability`` /
-  ``action_repeat_probability``, ``max_episode_steps`` (or the single env's ``max_game_steps``),
-  ``full_action_space``, ``use_fire_reset``, ``num_threads``, ``render_mode``); anything else is an error naming
-  the accepted keys (``game``/``n_envs``/``seed`` come from the id, the config and ``--seed``).
+- ``env_kwargs``: the options of ``make_atari_vec_env`` (the preprocessing options of
+  :class:`~ppog_sb3.envs.options.AtariOptions`, ``max_episode_steps`` also as the single env's ``max_game_steps``,
+  and ``num_threads``, ``render_mode``); anything else is an error naming the accepted keys
+  (``game``/``n_envs``/``seed`` come from the id, the config and ``--seed``).
 - ``env_wrapper`` (a ``gym.Wrapper`` per sub-env) is an error: the sub-envs live in C++. ``vec_env_wrapper`` works.
 
 Rendering: the C++ env only has the 84x84 grey agent view (``render_mode="rgb_array"``), which is what
@@ -50,11 +49,13 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+from rl_zoo3.utils import create_test_env as zoo_create_test_env  # bound now: record_video's seam replaces the name
 from stable_baselines3.common.monitor import ResultsWriter
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from ppog_sb3.envs import is_plugin_id
+from ppog_sb3.envs.options import OPTION_NAMES
 from ppog_sb3.zoo.errors import ZooError
 
 #: Monitor file of a training run on the fast path (``<run folder>/0.monitor.csv``, as the zoo's first env's).
@@ -71,12 +72,13 @@ RESERVED_ENV_KWARGS = {
 
 # ---------------------------------------------------------------------- options
 def accepted_env_kwargs() -> list[str]:
-    """The env options a ``ppog/`` id takes from ``env_kwargs`` (``make_atari_vec_env``'s, plus ``max_game_steps``)."""
+    """The env options a ``ppog/`` id takes from ``env_kwargs``: the preprocessing options, ``make_atari_vec_env``'s
+    own keywords (``num_threads``, ``render_mode``) and the single env's ``max_game_steps``."""
     from ppog_sb3.envs.atari_vec_env import make_atari_vec_env
 
     params = inspect.signature(make_atari_vec_env).parameters
-    names = [name for name, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    return sorted([*names, "max_game_steps"])
+    own = [name for name, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return sorted([*OPTION_NAMES, *own, "max_game_steps"])
 
 
 def fast_env_options(env_id: str, env_kwargs: dict[str, Any] | None, frame_stack: Any = None) -> dict[str, Any]:
@@ -262,8 +264,6 @@ def create_test_env(
     env (module docstring).
     """
     if not is_plugin_id(env_id):
-        from rl_zoo3.utils import create_test_env as zoo_create_test_env
-
         return zoo_create_test_env(
             env_id,
             n_envs=n_envs,

@@ -1,7 +1,8 @@
 """The Optuna side of ``ppog-zoo train -optimize``: storage, heartbeat, strict trial cap, sampler seed, report.
 
-:class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` uses these pieces (see its docstring for what each does for
-the user). They are functions of plain Optuna objects, so each is testable without the zoo. What the search does:
+:class:`OptunaSearch` is the zoo's ``ExperimentManager`` with this search (the base of
+:class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager`); the pieces it uses are functions of plain Optuna objects,
+so each is testable without the zoo. What the search does:
 
 * without ``--storage`` the study lives in an SQLite file, ``<log-folder>/<algo>/optuna/<study-name>.db``, so
   an interrupted search resumes where it stopped (the zoo's default is an in-memory study that is lost);
@@ -50,8 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.samplers import BaseSampler, PartialFixedSampler, RandomSampler, TPESampler
+from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
+from rl_zoo3.exp_manager import ExperimentManager
 
+from ppog_sb3.ppog import NonFiniteError
 from ppog_sb3.zoo.errors import ZooError
 
 DEFAULT_HEARTBEAT_INTERVAL = 60
@@ -259,3 +264,151 @@ def write_report(study: optuna.Study, log_path: str, plots: bool, verbose: int) 
         plot_param_importances(study).write_html(f"{log_path}_importances.html")
     except (ImportError, ValueError, RuntimeError, ZeroDivisionError):
         pass  # plotly missing, or too few completed trials for importances
+
+
+# ---------------------------------------------------------------------- the search in the zoo's manager
+class OptunaSearch(ExperimentManager):
+    """The zoo's ``ExperimentManager`` with the search of the module docstring (``-optimize``, ``--trial-id``)."""
+
+    def _set_up_search(self, settings: OptimizationSettings | None) -> None:
+        """``ppog-zoo train``'s own search options; the default study name and SQLite storage (call from ``__init__``)."""
+        self.settings = settings if settings is not None else OptimizationSettings()
+        self._explicit_storage = self.storage is not None
+        if self.optimize_hyperparameters or self.trial_id is not None:
+            if self.study_name is None:
+                self.study_name = default_study_name(self.algo, self.env_name)
+            if self.storage is None:
+                path = default_storage_path(self.log_folder, self.algo, self.study_name)
+                if self.optimize_hyperparameters:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                self.storage = f"sqlite:///{path.resolve()}"
+        self._sampler_seed = self.seed
+
+    def _create_sampler(self, sampler_method: str) -> BaseSampler:
+        parallel = self._explicit_storage or self.n_jobs > 1
+        if sampler_method == "random":
+            sampler: BaseSampler = RandomSampler(seed=self._sampler_seed)
+        elif sampler_method == "tpe":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                sampler = TPESampler(
+                    n_startup_trials=self.n_startup_trials,
+                    seed=self._sampler_seed,
+                    multivariate=True,
+                    constant_liar=parallel,
+                )
+        else:
+            sampler = super()._create_sampler(sampler_method)
+        if self.settings.fixed_params:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                sampler = PartialFixedSampler(dict(self.settings.fixed_params), sampler)
+        return sampler
+
+    def _check_fixed_params(self) -> None:
+        """``--fixed-params`` for ppog: known raw names, values the search space accepts (one dry sample)."""
+        fixed = self.settings.fixed_params
+        if not fixed or self.algo != "ppog":
+            return
+        from ppog_sb3.zoo.hyperparams_opt import sample_ppog_params, search_space_params
+
+        unknown = sorted(set(fixed) - set(search_space_params()))
+        if unknown:
+            raise ZooError(
+                f"--fixed-params: {', '.join(unknown)} not in PPOG's search space; its parameters are "
+                f"{', '.join(search_space_params())}"
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dry_run = optuna.create_study(sampler=PartialFixedSampler(dict(fixed), RandomSampler(seed=0)))
+        try:
+            sample_ppog_params(dry_run.ask(), self.n_actions, self.n_envs, {})
+        except (ValueError, KeyError, TypeError) as error:
+            raise ZooError(f"--fixed-params: {' '.join(str(error).split())}") from error
+
+    def objective(self, trial: optuna.Trial) -> float:
+        """The zoo's objective; a trial past ``--max-total-trials`` is not run, a non-finite update prunes the trial."""
+        if self.max_total_trials is not None:
+            check_total_trials_cap(trial, self.max_total_trials)
+        try:
+            return super().objective(trial)
+        except NonFiniteError as error:
+            print(f"Trial {trial.number} pruned: {error}", flush=True)
+            raise optuna.TrialPruned(str(error)) from error
+
+    def hyperparameters_optimization(self) -> None:
+        """The zoo's search loop on a storage with heartbeat, with a strict cap and a report that survives no trial.
+
+        Overridden whole, because the zoo's method builds its study from ``self.storage`` as a URL string
+        (``optuna.create_study(storage=url)``), which cannot carry a heartbeat, creates the sampler before the study
+        (its seed cannot depend on the study's trials), and ends with ``study.best_trial`` (an error when no trial
+        completed) and ``fig.show()``. The upstream hooks that would remove this override: a ``_create_study()``
+        method (or ``storage`` accepted as an Optuna storage object) and a ``_write_report(study)`` method.
+        """
+        if self.verbose > 0:
+            print("Optimizing hyperparameters")
+        if self.tensorboard_log is not None:
+            warnings.warn("Tensorboard log is deactivated when running hyperparameter optimization")
+            self.tensorboard_log = None
+
+        assert self.storage is not None and self.study_name is not None  # set by _set_up_search
+        self._check_fixed_params()
+        storage = open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
+        try:
+            study = optuna.create_study(
+                sampler=RandomSampler(),  # placeholder: the real sampler's seed depends on the study's trials
+                pruner=self._create_pruner(self.pruner),
+                storage=storage,
+                study_name=self.study_name,
+                load_if_exists=True,
+                direction="maximize",
+            )
+        except ValueError as error:  # e.g. an existing study with another direction
+            raise ZooError(f"cannot use study '{self.study_name}' in {self._storage_label()}: {error}") from error
+        fail_stale_trials(study)
+        n_existing = len(study.get_trials(deepcopy=False))
+        self._sampler_seed = sampler_seed(self.seed, n_existing, self._explicit_storage)
+        study.sampler = self._create_sampler(self.sampler)
+
+        if self.verbose > 0:
+            print(f"Sampler: {self.sampler} - Pruner: {self.pruner}")
+            print(f"Study '{self.study_name}' in {self._storage_label()}: {n_existing} trials so far")
+        if "command" not in study.user_attrs:
+            study.set_user_attr("command", " ".join(sys.orig_argv))
+            for key in sorted(self._hyperparams):
+                study.set_user_attr(key, str(self._hyperparams[key]))
+
+        try:
+            with quiet_over_cap_trials():
+                self._optimize(study)
+        except KeyboardInterrupt:
+            pass
+        # Clean up after workers that died (their trials would stay RUNNING until the next trial starts)
+        fail_stale_trials(study)
+        print_summary(study)
+        report_name = (
+            f"report_{self.env_name}_{self.n_trials}-trials-{self.n_timesteps}-{self.sampler}-{self.pruner}_{int(time.time())}"
+        )
+        write_report(
+            study, os.path.join(self.log_folder, self.algo, report_name), plots=not self.no_optim_plots, verbose=self.verbose
+        )
+
+    def _optimize(self, study: optuna.Study) -> None:
+        if self.max_total_trials is None:
+            study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
+            return
+        # As the zoo: RUNNING trials count, so N workers do not run max_total_trials + N trials
+        counted = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED]
+        if len(study.get_trials(deepcopy=False, states=counted)) >= self.max_total_trials:
+            print(f"The study already has --max-total-trials={self.max_total_trials} trials: nothing to run")
+            return
+        study.optimize(
+            self.objective,
+            n_jobs=self.n_jobs,
+            callbacks=[MaxTrialsCallback(self.max_total_trials, states=tuple(counted))],
+            gc_after_trial=True,
+            catch=(TrialOverCapError,),
+        )
+
+    def _storage_label(self) -> str:
+        return redact_url(self.storage) if self.storage else "memory"

@@ -4,10 +4,10 @@ rl-zoo 2.9 has no plugin API. Its guide for external algorithms (``docs/guide/sb
 that ``rl_zoo3.ALGOS``, ``rl_zoo3.train.ALGOS`` and ``rl_zoo3.exp_manager.ALGOS`` name, and, for ``-optimize``, the
 sampler and converter tables of ``rl_zoo3.hyperparams_opt``. :func:`register` does exactly that, adding one key,
 ``"ppog"``, to each of these dicts (in 2.9 the three ``ALGOS`` names are one dict; each is filled in case a version
-copies it). Nothing else of the zoo is changed: the other algorithms, ``ExperimentManager``, ``create_test_env`` and
-argument parsing stay the zoo's. ``ppog-zoo``'s own behaviour (fast env, checks, Optuna storage) comes from
-:class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager`, handed to the zoo's commands by
-:mod:`ppog_sb3.zoo.seams`, not from changes to the zoo.
+copies it). Nothing else of the zoo is changed here: the other algorithms, ``ExperimentManager``, ``create_test_env``
+and argument parsing stay the zoo's. ``ppog-zoo``'s own behaviour (fast env, checks, Optuna storage) comes from
+:class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager`, handed to each zoo command for the length of the call by
+:mod:`ppog_sb3.zoo.seams`.
 
 :func:`unregister` removes the entries again (restoring whatever the tables held before), so a test that registers
 leaves the zoo as it found it.

@@ -1,41 +1,49 @@
-"""How ``ppog-zoo`` runs the zoo's own commands with its own classes, without changing the zoo.
+"""How ``ppog-zoo`` runs the zoo's own commands with its own classes: ``sys.argv`` and the zoo's names, for one call.
 
-The zoo's commands (``rl_zoo3.train.train``, ``rl_zoo3.enjoy.enjoy``, the ``rl_zoo3.record_video`` script, the plots)
-take no arguments: they parse ``sys.argv`` and look up ``ExperimentManager``, ``create_test_env``, ``StoreDict`` and
-``argparse`` as globals of their module. Rebinding those module attributes would change the zoo for every other
-caller in the process (and leak between tests). Instead, :func:`with_globals` builds a *new* function object from the
-zoo's code with a globals dict of its own: the zoo's module namespace plus the names given. The zoo's code runs
-unchanged, nothing is copied, and the zoo's modules stay as they were.
+The zoo's commands take no arguments: ``rl_zoo3.train.train()``, ``rl_zoo3.enjoy.enjoy()`` and the plots parse
+``sys.argv`` (``rl_zoo3.cli`` hands them their arguments there too), ``rl_zoo3.record_video`` is a script
+(``python -m rl_zoo3.record_video``), and each looks up ``ExperimentManager``, ``create_test_env``, ``StoreDict`` and
+``argparse`` as globals of its module. :func:`zoo_command` runs one as the zoo's CLI does: ``sys.argv`` set for the
+call, and ppog-zoo's names set on the zoo's modules for the call (``unittest.mock.patch.object``); both are restored
+when the command returns, raises or exits. A name the installed zoo does not have is an error before anything runs,
+never a silent fallback to the zoo's own class.
 
-Names handed in (:func:`zoo_globals`):
+Names handed in (:func:`train_names`, :func:`enjoy_names`, :func:`record_video_names`, :func:`plot_names`):
 
-- ``ExperimentManager`` -> :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` (``train``, ``enjoy``,
-  ``record_video``: fast env, checks, Optuna storage).
-- ``create_test_env`` -> :func:`ppog_sb3.zoo.fast_env.create_test_env` (``enjoy``, ``record_video``: the fast env
-  for the plugin's ids, the zoo's own function for every other id).
+- ``ExperimentManager`` -> :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` (fast env, checks, Optuna storage).
+- ``create_test_env`` -> :func:`ppog_sb3.zoo.fast_env.create_test_env` (``enjoy``, ``record_video``: the fast env for
+  the plugin's ids, the zoo's own function for every other id).
 - ``StoreDict`` -> :class:`StoreDict` (``-params``, ``--env-kwargs``: a value that is not a Python expression,
   ``ent_coef:lin_0.01``, stays the plain string instead of a ``NameError`` traceback).
-- ``argparse`` -> the standard module's names with ``ArgumentParser`` replaced by :class:`ZooArgumentParser`: it
-  parses the command's own arguments (so ``sys.argv`` is neither read nor set) and prints one error line instead
-  of the zoo's 40-line usage block.
+- ``argparse`` -> the standard module's names with ``ArgumentParser`` = :class:`OneLineErrorParser` (one error line
+  instead of the zoo's 40-line usage block). Not for ``record_video``, whose ``import argparse`` runs inside the
+  script: its argument errors print the zoo's usage block.
+- ``plt`` of ``plot_train`` -> pyplot with a ``show()`` that saves the figure (``-o FILE``; the backend is not switched).
 
-Upstream hooks that would remove this module: ``train(argv, exp_manager_class=...)``, ``enjoy(argv,
-create_test_env=...)``, a ``record_video()`` function like ``enjoy()``, and a ``StoreDict`` that keeps
-non-expressions as strings (or a ``parser_class`` argument).
+While a command runs, the whole process sees these names on the zoo's modules: a thread calling the zoo meanwhile
+would get ppog-zoo's classes. ``ppog-zoo`` runs one command per process. The upstream hooks that would remove this
+module are in ARCHITECTURE.md, "Running the zoo's commands".
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import functools
 import importlib
-import inspect
+import importlib.metadata
+import runpy
+import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any, NoReturn
+from unittest import mock
 
 from rl_zoo3.utils import StoreDict as ZooStoreDict
+
+from ppog_sb3.zoo.errors import ZooError
+
+#: ``{zoo module name: {global name: what ppog-zoo hands in}}``
+Names = Mapping[str, Mapping[str, Any]]
 
 
 def parse_cli_value(text: str) -> Any:
@@ -72,67 +80,105 @@ class StoreDict(ZooStoreDict):
         setattr(namespace, self.dest, arg_dict)
 
 
-class ZooArgumentParser(OneLineErrorParser):
-    """A parser of the zoo's commands that parses ``argv`` (given when it is made) instead of ``sys.argv``.
+#: ``argparse`` as the zoo's commands see it: the standard module's names, ``ArgumentParser`` printing one error line.
+ONE_LINE_ARGPARSE = types.SimpleNamespace(
+    **{
+        **{name: getattr(argparse, name) for name in dir(argparse) if not name.startswith("__")},
+        "ArgumentParser": OneLineErrorParser,
+    }
+)
 
-    :param prog: the zoo's own program name when it gives one (its plots do), else ``default_prog``
-    :param argv: the command's arguments
-    :param default_prog: the program name in usage and errors (``ppog-zoo train``)
+
+class SavingPyplot:
+    """``matplotlib.pyplot`` for one zoo plot, whose ``show()`` saves the current figure to ``output`` instead."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.saved = False
+
+    def __getattr__(self, name: str) -> Any:
+        from matplotlib import pyplot
+
+        return getattr(pyplot, name)
+
+    def show(self, *args: Any, **kwargs: Any) -> None:
+        from matplotlib import pyplot
+
+        pyplot.savefig(self.output)
+        self.saved = True
+
+
+@contextmanager
+def command_line(prog: str, argv: Sequence[str]) -> Iterator[None]:
+    """``sys.argv`` is ``[prog, *argv]`` inside the block (argparse takes the program name from it), as before after."""
+    saved = sys.argv
+    sys.argv = [prog, *argv]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+@contextmanager
+def handed_in(names: Names) -> Iterator[None]:
+    """The zoo's module globals replaced by ``names`` inside the block, restored on exit (also on errors and exits).
+
+    Every name must exist in the installed zoo: a release that renames one is a :class:`ZooError` naming it.
     """
-
-    def __init__(
-        self, prog: str | None = None, *args: Any, argv: Sequence[str] = (), default_prog: str | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(prog if prog is not None else default_prog, *args, **kwargs)
-        self._argv = list(argv)
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        return super().parse_known_args(self._argv if args is None else args, namespace)
-
-
-def argparse_for(prog: str, argv: Sequence[str]) -> types.SimpleNamespace:
-    """The standard ``argparse`` module's names, with ``ArgumentParser`` making :class:`ZooArgumentParser` s of
-    ``argv``."""
-    names = {name: getattr(argparse, name) for name in dir(argparse) if not name.startswith("__")}
-    names["ArgumentParser"] = functools.partial(ZooArgumentParser, argv=list(argv), default_prog=prog)
-    return types.SimpleNamespace(**names)
+    modules = {module_name: importlib.import_module(module_name) for module_name in names}
+    missing = [f"{name}.{attr}" for name, module in modules.items() for attr in names[name] if not hasattr(module, attr)]
+    if missing:
+        raise ZooError(
+            f"rl_zoo3 {importlib.metadata.version('rl_zoo3')} has no {', '.join(missing)}, which ppog-zoo replaces "
+            "with its own for the zoo's commands (ppog_sb3.zoo.seams, written for rl_zoo3 2.9): install rl_zoo3 2.9"
+        )
+    with ExitStack() as stack:
+        for module_name, module in modules.items():
+            for attr, value in names[module_name].items():
+                stack.enter_context(mock.patch.object(module, attr, value))
+        yield
 
 
-def zoo_globals(prog: str, argv: Sequence[str], **extra: Any) -> dict[str, Any]:
-    """The names ``ppog-zoo`` hands to the zoo's commands (module docstring) to run as ``prog argv``, plus ``extra``."""
+@contextmanager
+def zoo_command(prog: str, argv: Sequence[str], names: Names) -> Iterator[None]:
+    """Inside the block, the zoo's commands run as ``prog argv`` with ``names`` handed in (module docstring)."""
+    with command_line(prog, argv), handed_in(names):
+        yield
+
+
+def run_script(module_name: str) -> None:
+    """Run a zoo script (``rl_zoo3.record_video``, which has no function to call) as ``python -m`` does, but with
+    ``sys.argv`` and ``sys.modules["__main__"]`` left to the caller (``runpy``'s ``alter_sys=False``)."""
+    runpy.run_module(module_name, run_name="__main__")
+
+
+def train_names(manager: Any) -> dict[str, dict[str, Any]]:
+    """What ``rl_zoo3.train.train()`` gets: ``manager`` builds its ``ExperimentManager``."""
+    return {"rl_zoo3.train": {"ExperimentManager": manager, "StoreDict": StoreDict, "argparse": ONE_LINE_ARGPARSE}}
+
+
+def enjoy_names() -> dict[str, dict[str, Any]]:
+    from ppog_sb3.zoo.exp_manager import PPOGExperimentManager
+    from ppog_sb3.zoo.fast_env import create_test_env
+
+    own = {"ExperimentManager": PPOGExperimentManager, "create_test_env": create_test_env, "StoreDict": StoreDict}
+    return {"rl_zoo3.enjoy": {**own, "argparse": ONE_LINE_ARGPARSE}}
+
+
+def record_video_names() -> dict[str, dict[str, Any]]:
+    """The script imports its names when it runs: they are handed in where it imports them from."""
     from ppog_sb3.zoo.exp_manager import PPOGExperimentManager
     from ppog_sb3.zoo.fast_env import create_test_env
 
     return {
-        "ExperimentManager": PPOGExperimentManager,
-        "create_test_env": create_test_env,
-        "StoreDict": StoreDict,
-        "argparse": argparse_for(prog, argv),
-        **extra,
+        "rl_zoo3.exp_manager": {"ExperimentManager": PPOGExperimentManager},
+        "rl_zoo3.utils": {"create_test_env": create_test_env, "StoreDict": StoreDict},
     }
 
 
-def with_globals(function: Callable[..., Any], names: dict[str, Any]) -> Callable[..., Any]:
-    """``function``'s code run with a copy of its module's globals, in which ``names`` replace the globals of the same
-    name (names its module does not have are not added); the module itself is not changed."""
-    own = {name: value for name, value in names.items() if name in function.__globals__}
-    namespace = {**function.__globals__, **own}
-    clone = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__, function.__closure__)
-    clone.__kwdefaults__ = function.__kwdefaults__
-    return clone
-
-
-def run_script(module_name: str, names: dict[str, Any]) -> None:
-    """Run the ``if __name__ == "__main__":`` block of a zoo script (e.g. ``rl_zoo3.record_video``, which has no
-    function to call) in the module's namespace plus ``names``."""
-    module = importlib.import_module(module_name)
-    source = inspect.getsource(module)
-    tree = ast.parse(source, filename=str(module.__file__))
-    blocks = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'"]
-    if len(blocks) != 1:
-        raise RuntimeError(f"{module_name} has {len(blocks)} `if __name__ == '__main__':` blocks; expected one")
-    code = compile(ast.Module(body=blocks[0].body, type_ignores=[]), str(module.__file__), "exec")
-    own = {name: value for name, value in names.items() if name in vars(module)}
-    exec(code, {**vars(module), **own, "__name__": "__main__"})
+def plot_names(function_name: str, pyplot: SavingPyplot | None = None) -> dict[str, dict[str, Any]]:
+    """What the plot ``rl_zoo3.plots.<function_name>`` gets (``pyplot``: its ``plt``, for ``-o``)."""
+    own: dict[str, Any] = {"argparse": ONE_LINE_ARGPARSE}
+    if pyplot is not None:
+        own["plt"] = pyplot
+    return {f"rl_zoo3.plots.{function_name}": own}

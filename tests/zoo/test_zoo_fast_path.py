@@ -221,6 +221,37 @@ def test_bad_env_option_value_is_a_zoo_error(tmp_path):
         manager(tmp_path, env_kwargs={"frame_skip": 0}).setup_experiment()
 
 
+def test_env_kwargs_are_the_options_both_envs_take_with_one_set_of_defaults():
+    """The preprocessing options are defined once (``AtariOptions``): the zoo's ``env_kwargs`` accept them all, and the
+    single env, the vector env and ``AtariOptions`` agree on every default and every given value. Breaks caught: a
+    default written a second time that differs (e.g. ``noop_max=25`` back in the single env's signature), an option
+    one of the envs does not pass on, an option missing from the zoo's accepted ``env_kwargs``."""
+    from ppog_sb3.envs.options import OPTION_NAMES, AtariOptions
+    from ppog_sb3.zoo.fast_env import accepted_env_kwargs
+
+    assert set(OPTION_NAMES) <= set(accepted_env_kwargs())
+    given = {
+        "frame_skip": 3,
+        "frame_stack": 2,
+        "screen_size": 64,
+        "noop_max": 5,
+        "terminal_on_life_loss": False,
+        "clip_reward": False,
+        "repeat_action_probability": 0.25,
+        "max_episode_steps": 1000,
+        "full_action_space": True,
+        "use_fire_reset": False,
+    }
+    assert set(given) | {"action_repeat_probability"} == set(OPTION_NAMES)
+    for options in ({}, given):
+        single = {("max_game_steps" if k == "max_episode_steps" else k): v for k, v in options.items()}
+        env = gym.make(ENV_ID, **single)
+        venv = make_fast_vec_env(ENV_ID, 1, 0, dict(options))
+        assert env.get_wrapper_attr("options") == venv.venv.options == AtariOptions(game="space_invaders", **options)
+        env.close()
+        venv.close()
+
+
 def test_only_the_plugins_ids_take_the_fast_path():
     assert is_plugin_id(ENV_ID) and is_plugin_id("ppog/Breakout-v5")
     assert not is_plugin_id("SpaceInvadersNoFrameskip-v4") and not is_plugin_id("CartPole-v1")

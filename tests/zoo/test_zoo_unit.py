@@ -84,22 +84,6 @@ def test_register_fills_the_zoo_tables_and_unregister_empties_them():
     assert zoo_state() == before
 
 
-def test_cli_commands_leave_the_zoo_and_the_standard_library_alone(tmp_path, capsys):
-    """A whole in-process command (a failing one: no run in the folder) changes nothing outside ppog-zoo."""
-    import argparse
-
-    from matplotlib import pyplot as plt
-
-    unregister()
-    before, originals, argv = zoo_state(), (argparse.ArgumentParser.error, plt.show), list(sys.argv)
-    assert cli.main(["enjoy", "--algo", "ppog", "--env", "CartPole-v1", "-f", str(tmp_path), "--no-render"]) == 1
-    assert "error:" in capsys.readouterr().err
-    assert cli.main(["train", "--algo", "nope"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "invalid choice: 'nope'" in err  # one line, no usage block
-    assert zoo_state() == before and (argparse.ArgumentParser.error, plt.show) == originals and sys.argv == argv
-
-
 def test_params_values_keep_schedule_strings(zoo):
     assert parse_cli_value("lin_0.01") == "lin_0.01"
     assert parse_cli_value("lin_1e-4") == "lin_1e-4"
@@ -232,28 +216,6 @@ def test_compare_calls_the_compare_module_lazily(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, cli.COMPARE_MODULE, fake)
     assert cli.main(["compare", "-f", "logs", "--out", "x.png"]) == 5
     assert calls == [["-f", "logs", "--out", "x.png"]]
-
-
-def test_compare_without_its_module_is_one_line_and_exit_2(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, cli.COMPARE_MODULE, None)  # import fails as for a missing file
-    assert cli.main(["compare", "-f", "logs"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("ppog-zoo compare: error:") and cli.COMPARE_MODULE in err
-
-
-def test_compare_import_errors_inside_the_module_are_not_hidden(capsys, monkeypatch):
-    def broken(name, *args, **kwargs):
-        if name == cli.COMPARE_MODULE:
-            raise ModuleNotFoundError("No module named 'seaborn'", name="seaborn")
-        return original(name, *args, **kwargs)
-
-    import importlib
-
-    original = importlib.import_module
-    monkeypatch.setattr(importlib, "import_module", broken)
-    assert cli.main(["compare"]) == 1
-    err = capsys.readouterr().err
-    assert "seaborn" in err and "not available yet" not in err
 
 
 def test_plot_commands_take_namespaced_env_ids():
