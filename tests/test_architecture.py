@@ -1,8 +1,10 @@
 """The package's layers, read from its source with ``ast``: imports point down, and no import cycle.
 
-Layers (ARCHITECTURE.md): ``zoo/`` -> ``ppog/``, ``envs/`` (and ``common/`` below them); ``ppog/`` -> ``common/``;
-``common/`` and ``envs/`` import nothing else of the package; the top-level ``ppog_sb3/__init__.py`` is the public
-facade over ``ppog/`` and ``envs/``. Every import counts, also those inside functions (a lazy import is still a
+Layers (ARCHITECTURE.md): ``zoo/`` -> ``experiments/``, ``ppog/``, ``envs/`` (and ``common/`` below them);
+``experiments/`` -> ``envs/``, ``common/`` (not the zoo integration: it computes without rl_zoo3); ``ppog/`` ->
+``common/``; ``ppog_mask/`` and ``ppog_recurrent/`` -> ``ppog/``, ``common/``; ``common/`` and ``envs/`` import nothing else
+of the package; the top-level ``ppog_sb3/__init__.py`` is the public facade over ``ppog/``, ``ppog_mask/``,
+``ppog_recurrent/`` and ``envs/``. Every import counts, also those inside functions (a lazy import is still a
 dependency) and under ``TYPE_CHECKING``; a submodule's implicit import of its own package ``__init__`` does not.
 """
 
@@ -17,8 +19,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ppog_sb3"
 
 #: layer -> the layers it may import (besides itself)
 ALLOWED = {
-    "top": {"ppog", "envs"},
-    "zoo": {"ppog", "envs", "common"},
+    "top": {"ppog", "ppog_mask", "ppog_recurrent", "envs"},
+    "zoo": {"experiments", "ppog", "ppog_recurrent", "envs", "common"},
+    # the PPOG family over sb3-contrib's classes: PPOG's update (ppog/) on each parent's rollout and policies
+    "ppog_mask": {"ppog", "common"},
+    "ppog_recurrent": {"ppog", "common"},
+    "experiments": {"envs", "common"},
     "ppog": {"common"},
     "common": set(),
     "envs": set(),

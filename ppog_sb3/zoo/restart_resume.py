@@ -26,8 +26,8 @@ moments, learning-rate/clip/entropy schedules, step and update counts) continues
 PPOG, env state included, is :mod:`ppog_sb3.common.exact_resume`. The monitor files' ``t`` continues: a resumed segment's
 monitors start their clock at the checkpoint's training seconds (or at a file's last kept ``t`` when later, so ``t``
 never goes back within a file), and ``t`` is the run's training wall time without the gaps between segments.
-(Runs resumed before ppog-zoo did this have ``t`` restarting at each resume; ``compare.reading`` mends that when it
-reads them.) The zoo's evaluation callback (``--eval-freq``) keeps its
+(Runs resumed before ppog-zoo did this have ``t`` restarting at each resume; ``ppog_sb3.experiments.compare.reading``
+mends that when it reads them.) The zoo's evaluation callback (``--eval-freq``) keeps its
 history in memory: after a resume ``evaluations.npz`` holds the resumed segment's evaluations only, and
 ``best_model.zip`` is the best of that segment (the study runs train without evaluation).
 """
@@ -38,7 +38,7 @@ import csv
 import glob
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -48,35 +48,24 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from ppog_sb3.zoo.errors import ZooError
-from ppog_sb3.zoo.provenance import code_version, machine_description
+from ppog_sb3.common.provenance import code_version, machine_description
+from ppog_sb3.common.run_files import (  # the run folder's file names and readers, shared with ppog_sb3.experiments
+    CHECKPOINT_DIR,
+    CHECKPOINT_FILE,
+    RESUMES_CSV,
+    Checkpoint,
+    read_checkpoint,
+    read_resumes,
+)
 
-#: The checkpoint folder inside a run folder, its description file, and the run folder's record of resumes.
-CHECKPOINT_DIR = "checkpoint"
-CHECKPOINT_FILE = "checkpoint.yml"
-RESUMES_CSV = "resumes.csv"
+__all__ = [
+    "CHECKPOINT_DIR", "CHECKPOINT_FILE", "RESUMES_CSV", "Checkpoint", "ResumeCheckpointCallback", "continue_monitor_clocks",
+    "prepare_resume", "read_checkpoint", "read_resumes", "resumed_seed",
+]  # fmt: skip
+
 MONITOR_PATTERN = "*.monitor.csv"
 #: Seed offset per resume: the resumed env streams and sampling streams are ``seed + RESUME_SEED_STRIDE * k``.
 RESUME_SEED_STRIDE = 1_000_003
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """What ``checkpoint/checkpoint.yml`` describes (see the module docstring)."""
-
-    run_dir: Path
-    model: str  # the zip's file name in the checkpoint folder
-    num_timesteps: int
-    progress_rows: int
-    monitor_rows: dict[str, int]
-    train_seconds: float
-    resumes: int  # how many resumes came before this checkpoint
-    logger_values: dict[str, float | int] = field(default_factory=dict)
-    logger_excluded: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def model_path(self) -> Path:
-        return self.run_dir / CHECKPOINT_DIR / self.model
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -97,29 +86,6 @@ def _data_rows(path: Path, header_lines: int) -> int:
 
 def _monitor_files(run_dir: Path) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(str(run_dir / MONITOR_PATTERN)))
-
-
-def read_checkpoint(run_dir: str | Path) -> Checkpoint | None:
-    """The run folder's checkpoint, or None when it has none (or only the pieces of one being written)."""
-    run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
-    if not path.is_file():
-        return None
-    data = yaml.safe_load(path.read_text())
-    checkpoint = Checkpoint(
-        run_dir=run_dir,
-        model=str(data["model"]),
-        num_timesteps=int(data["num_timesteps"]),
-        progress_rows=int(data["progress_rows"]),
-        monitor_rows={str(k): int(v) for k, v in (data.get("monitor_rows") or {}).items()},
-        train_seconds=float(data.get("train_seconds", 0.0)),
-        resumes=int(data.get("resumes", 0)),
-        logger_values={str(k): v for k, v in (data.get("logger_values") or {}).items() if isinstance(v, (int, float))},
-        logger_excluded={str(k): [str(f) for f in v] for k, v in (data.get("logger_excluded") or {}).items()},
-    )
-    if not checkpoint.model_path.is_file():
-        raise ZooError(f"{path} names {checkpoint.model}, which is not in {path.parent}")
-    return checkpoint
 
 
 def resumed_seed(seed: int | None, resumes: int) -> int | None:
@@ -268,20 +234,3 @@ def continue_monitor_clocks(env: VecEnv, seconds: float) -> None:
     """Start the clock of every SB3 ``Monitor`` inside ``env`` at ``seconds`` (their next rows' ``t`` continue a
     resumed run's files), through gymnasium's ``set_wrapper_attr`` on each env (``VecEnv.env_method``)."""
     env.env_method("set_wrapper_attr", "t_start", time.time() - seconds, force=False)
-
-
-def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of a run folder's ``resumes.csv`` (empty for a run that never resumed)."""
-    path = Path(run_dir) / RESUMES_CSV
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return [
-            {
-                "num_timesteps": int(row["num_timesteps"]),
-                "train_seconds_before": float(row["train_seconds_before"]),
-                "machine": row.get("machine", ""),
-                "code": row.get("code", ""),
-            }
-            for row in csv.DictReader(handle)
-        ]

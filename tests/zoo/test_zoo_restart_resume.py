@@ -18,10 +18,10 @@ from stable_baselines3 import PPO
 from zoo_helpers import CARTPOLE_SMALL, run_zoo
 
 from ppog_sb3 import PPOG
+from ppog_sb3.common.provenance import code_version
+from ppog_sb3.experiments.study.runner import execute, run_study
+from ppog_sb3.experiments.study.spec import is_done, load_study, marker_path, zoo_run_dir
 from ppog_sb3.zoo import restart_resume
-from ppog_sb3.zoo.provenance import code_version
-from ppog_sb3.zoo.study.runner import execute, run_study
-from ppog_sb3.zoo.study.spec import is_done, load_study, marker_path, zoo_run_dir
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from ppog_sb3.zoo import restart_resume
-from ppog_sb3.zoo.compare.reading import env_folder_name
-from ppog_sb3.zoo.provenance import code_version, machine_description
-from ppog_sb3.zoo.study.spec import Arm, Run, Study, is_done, log_folder, marker_path, train_command, zoo_run_dir
+from ppog_sb3.common import run_files
+from ppog_sb3.common.provenance import code_version, machine_description
+from ppog_sb3.experiments.compare.reading import env_folder_name
+from ppog_sb3.experiments.study.spec import Arm, Run, Study, is_done, log_folder, marker_path, train_command, zoo_run_dir
 
 _print_lock = threading.Lock()
 
@@ -31,7 +31,7 @@ def _say(message: str) -> None:
 
 
 def _relative_run(run: Run) -> Run:
-    arm = Arm(run.arm.name, run.arm.algo, Path(run.arm.conf.name), run.arm.params)
+    arm = Arm(run.arm.name, run.arm.algo, Path(run.arm.conf.name), run.arm.params, run.arm.games)
     return Run(run.setting, arm, run.game, run.seed, run.n_timesteps, run.checkpoint_freq)
 
 
@@ -45,11 +45,12 @@ def _final_timesteps(run: Run, run_dir: Path) -> int | None:
         return None
 
 
-def execute(run: Run, root: str | Path, nice: int = 0) -> bool | None:
+def execute(run: Run, root: str | Path, nice: int = 0, workers: int = 1) -> bool | None:
     """Train one run, or resume it from its checkpoint (``ppog-zoo train --resume``) when an interrupted process left
     one; write its marker when the process exits with 0 having trained all ``n_timesteps``. An unfinished folder
     without a checkpoint is removed and trained from the start. The process's output goes to
-    ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers).
+    ``<folder>/<EnvName>.train.log`` (not committed: ``progress.csv`` has the numbers). ``workers``: how many runs
+    the caller trains side by side (recorded as ``side_by_side``: the wall time depends on it).
 
     Returns True when the run is done, False when it failed, None when another process holds the run's lock
     (``<folder>/<EnvName>.lock``, ``flock``): a second ``study run`` on the same log folder, or the training process
@@ -66,15 +67,15 @@ def execute(run: Run, root: str | Path, nice: int = 0) -> bool | None:
             return None
         if is_done(root, run):  # finished by another runner since this one listed it
             return True
-        return _execute_locked(run, root, nice, lock)
+        return _execute_locked(run, root, nice, lock, workers)
     finally:
         os.close(lock)
 
 
-def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
+def _execute_locked(run: Run, root: str | Path, nice: int, lock: int, workers: int) -> bool:
     folder = log_folder(root, run)
     run_dir = zoo_run_dir(root, run)
-    resume_from = restart_resume.read_checkpoint(run_dir) if run.checkpoint_freq > 0 else None
+    resume_from = run_files.read_checkpoint(run_dir) if run.checkpoint_freq > 0 else None
     code = code_version()  # at the start: the checkout may change while the run trains
     # The first segment's machine and code, kept beside the run until it is done (a resume records only its own)
     start_file = folder / f"{env_folder_name(run.game)}.study_start.yml"
@@ -114,7 +115,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     if steps is None or steps < run.n_timesteps:
         _say(f"FAILED {run.key}: its model has {steps} of {run.n_timesteps} steps (interrupted?); run the study again")
         return False
-    resumes = restart_resume.read_resumes(run_dir)
+    resumes = run_files.read_resumes(run_dir)
     if resumes:  # the training seconds of the segments before the last resume
         wall += resumes[-1]["train_seconds_before"]
     record = {
@@ -133,7 +134,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_description(),
         "code": code,
-        "side_by_side": os.environ.get("PPOG_STUDY_WORKERS", ""),
+        "side_by_side": workers,
     }
     if resumes:  # not bit for bit an uninterrupted run: see ppog_sb3.zoo.restart_resume
         record["resumed_at_steps"] = [r["num_timesteps"] for r in resumes]
@@ -145,7 +146,7 @@ def _execute_locked(run: Run, root: str | Path, nice: int, lock: int) -> bool:
     with marker_path(root, run).open("w") as handle:
         yaml.safe_dump(record, handle, sort_keys=False)
     start_file.unlink(missing_ok=True)
-    shutil.rmtree(run_dir / restart_resume.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
+    shutil.rmtree(run_dir / run_files.CHECKPOINT_DIR, ignore_errors=True)  # the run is done: its final model stays
     _say(f"done {run.key} in {wall:.0f} s")
     return True
 
@@ -158,9 +159,8 @@ def run_study(study: Study, root: str | Path, runs: list[Run], workers: int, nic
         for run in todo:
             print(" ".join(train_command(run, root)))
         return 0
-    os.environ["PPOG_STUDY_WORKERS"] = str(workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda run: execute(run, root, nice), todo))
+        results = list(pool.map(lambda run: execute(run, root, nice, workers), todo))
     failed, busy = results.count(False), results.count(None)
     _say(f"finished: {len(todo) - failed - busy} trained, {failed} failed, {busy} skipped (trained elsewhere)")
     return failed

@@ -28,7 +28,7 @@ def machine_description() -> str:
 
 def code_version() -> str:
     """The git commit of the ppog_sb3 checkout that ran (``"unknown"`` for an installed wheel), ``+dirty`` if changed."""
-    checkout = Path(__file__).resolve().parents[2]  # <checkout>/ppog_sb3/zoo/provenance.py
+    checkout = Path(__file__).resolve().parents[2]  # <checkout>/ppog_sb3/common/provenance.py
     try:
         head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
         status = ["git", "-C", str(checkout), "status", "--porcelain", "ppog_sb3"]

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ppog_sb3.zoo.compare.reading import (
+from ppog_sb3.experiments.compare.reading import (
     ALGO_COLORS,
     CLIP_FRACTION,
     MASKED_FRACTION,
@@ -15,7 +15,7 @@ from ppog_sb3.zoo.compare.reading import (
     CompareError,
     has_legacy_clip_fraction,
 )
-from ppog_sb3.zoo.compare.statistics import aggregate_runs
+from ppog_sb3.experiments.compare.statistics import aggregate_runs
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.5)) -> tuple[Figure, Axes]:

@@ -1,36 +1,44 @@
-"""``ppog-zoo study``: the study file, the resumable runner (real ppog-zoo train subprocesses) and the report."""
+"""``ppog-zoo study``: the study file (games per setting and arm), the resumable runner (real ppog-zoo train
+subprocesses) and the command line. The report's statistics: test_study_report.py."""
 
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from core_only import core_python
+from experiment_helpers import ASTERIX, BREAKOUT, INVADERS, REPO, write_study
 
-from ppog_sb3.zoo.compare.reading import env_folder_name, run_seed
-from ppog_sb3.zoo.study.report import comparisons, report
-from ppog_sb3.zoo.study.spec import StudyError, is_done, load_study, log_folder, marker_path, zoo_run_dir
+from ppog_sb3.experiments.compare.reading import env_folder_name, run_seed
+from ppog_sb3.experiments.study.spec import StudyError, is_done, load_study, log_folder, marker_path, zoo_run_dir
 
-REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "zoo_configs" / "minatar" / "study.yml"
 PPOG_ONLY = {"policy_loss", "ent_coef_decay", "ent_coef_min", "vf_learning_rate"}
+FIVE_GAMES = [BREAKOUT, INVADERS, ASTERIX, "MinAtar/Freeway-v1", "MinAtar/Seaquest-v1"]
+TINY_ARMS = {"ppo": {"algo": "ppo", "conf": "ppo.yml"}, "ppog": {"algo": "ppog", "conf": "ppog.yml"}}
 
 
 def test_the_issue_study_has_its_budget():
+    """Issues 15 and 25: five games at the zoo and stressed settings (PPO and PPOG), the ablation and the course
+    setting on Breakout and SpaceInvaders; 5 seeds x 1M steps each."""
     study = load_study(STUDY)
     runs = study.runs()
-    assert study.n_timesteps >= 1_000_000 and len(study.seeds) >= 5 and len(study.games) >= 2
+    assert study.n_timesteps >= 1_000_000 and len(study.seeds) >= 5 and list(study.games) == FIVE_GAMES
     assert {s: sorted(a) for s, a in study.settings.items()} == {
         "zoo": ["ppo", "ppog", "ppog_clip"],
         "stressed": ["ppo", "ppog"],
         "course": ["ppo", "ppog"],
     }
-    assert len(runs) == len(study.games) * len(study.seeds) * 7
+    for setting, arm in (("zoo", "ppo"), ("zoo", "ppog"), ("stressed", "ppo"), ("stressed", "ppog")):
+        assert list(study.games_of(setting, arm)) == FIVE_GAMES
+    for setting, arm in (("zoo", "ppog_clip"), ("course", "ppo"), ("course", "ppog")):
+        assert list(study.games_of(setting, arm)) == [BREAKOUT, INVADERS]
+    assert len(runs) == len(study.seeds) * (4 * 5 + 3 * 2)
     assert runs[0].setting == "zoo" and runs[-1].setting == "course"
+    # the 60 runs of issue 25, as the command that trains them selects them
+    new = study.runs(settings=["zoo", "stressed"], arms=["ppo", "ppog"], games=FIVE_GAMES[2:])
+    assert len(new) == 60 and {r.game for r in new} == set(FIVE_GAMES[2:])
     # seed by seed within a setting: every run of seed 1 before any of seed 2
     zoo_seeds = [r.seed for r in runs if r.setting == "zoo"]
     assert zoo_seeds == sorted(zoo_seeds)
@@ -61,25 +69,6 @@ def test_course_setting_is_the_readmes_course_settings():
     assert {k: course[k] for k in settings} == settings
 
 
-def _write_study(tmp_path: Path, **changes) -> Path:
-    tiny = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1}
-    for algo in ("ppo", "ppog"):
-        sections = yaml.safe_load((STUDY.parent / f"zoo_{algo}.yml").read_text())
-        sections = {k: {**v, **tiny} for k, v in sections.items() if k.startswith("MinAtar/")}
-        (tmp_path / f"{algo}.yml").write_text(yaml.safe_dump(sections))
-    study = {
-        "n_timesteps": 512,
-        "seeds": [1, 2],
-        "games": ["MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1"],
-        "settings": {"tiny": {"ppo": {"algo": "ppo", "conf": "ppo.yml"}, "ppog": {"algo": "ppog", "conf": "ppog.yml"}}},
-        "reference_arm": {"setting": "tiny", "arm": "ppo"},
-        **changes,
-    }
-    path = tmp_path / "study.yml"
-    path.write_text(yaml.safe_dump(study))
-    return path
-
-
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -90,60 +79,100 @@ def _write_study(tmp_path: Path, **changes) -> Path:
         ({"order": ["tiny", "other"]}, "order=.* must list each setting once"),
         ({"checkpoint_freq": -1}, "checkpoint_freq=-1 must be an integer >= 0"),
         ({"checkpoint_freq": "often"}, "checkpoint_freq='often' must be an integer >= 0"),
+        ({"games": [BREAKOUT, BREAKOUT]}, "games=.* must be distinct gymnasium ids"),
+        ({"settings": {"tiny": {"games": [ASTERIX], **TINY_ARMS}}}, "settings.tiny: games=.* must be a non-empty list of "
+         "distinct games of the study: \\['MinAtar/Breakout-v1', 'MinAtar/SpaceInvaders-v1'\\]"),
+        ({"settings": {"tiny": {"games": [], **TINY_ARMS}}}, "settings.tiny: games=\\[\\] must be a non-empty list"),
+        ({"settings": {"tiny": {"games": {"algo": "ppo", "conf": "ppo.yml"}, **TINY_ARMS}}}, "settings.tiny: games=.*"),
+        ({"settings": {"tiny": {"games": [BREAKOUT]}}}, "settings.tiny must map arm names to"),
+        ({"settings": {"tiny": {"games": [BREAKOUT], **TINY_ARMS, "ppog": {**TINY_ARMS["ppog"], "games": [INVADERS]}}}},
+         "settings.tiny.ppog: games=.* must be a non-empty list of distinct games of settings.tiny: "
+         "\\['MinAtar/Breakout-v1'\\]"),
+        ({"settings": {"tiny": {**TINY_ARMS, "ppog": {**TINY_ARMS["ppog"], "game": [BREAKOUT]}}}},
+         "settings.tiny.ppog: unknown key\\(s\\) \\['game'\\]; allowed: \\['algo', 'conf', 'params', 'games'\\]"),
+        ({"settings": {"tiny": {**TINY_ARMS, "ppo": {**TINY_ARMS["ppo"], "games": [BREAKOUT]}}}},
+         "reference_arm tiny/ppo plays \\['MinAtar/Breakout-v1'\\], but must play every game of the study"),
     ],
-)
+)  # fmt: skip
 def test_bad_study_files_are_refused_with_the_key(tmp_path, changes, message):
+    """Each check of the study file names the key and what is allowed; a typo (``game:``) is refused, not ignored."""
     with pytest.raises(StudyError, match=message):
-        load_study(_write_study(tmp_path, **changes))
+        load_study(write_study(tmp_path, **changes))
+
+
+def test_games_per_setting_and_arm(tmp_path):
+    """A setting's ``games`` and an arm's ``games`` choose its runs (in the study's order of games, whatever order the
+    file lists them in); filters cut them further. Catches runs of every game for every arm (the study before
+    issue 25), a setting's games ignored, or an arm's."""
+    settings = {
+        "wide": {**TINY_ARMS, "ppog": {**TINY_ARMS["ppog"], "games": [ASTERIX, BREAKOUT]}},
+        "narrow": {"games": [INVADERS, BREAKOUT], **TINY_ARMS},
+    }
+    study = load_study(write_study(tmp_path, games=[BREAKOUT, INVADERS, ASTERIX], settings=settings,
+                                   reference_arm={"setting": "wide", "arm": "ppo"}))  # fmt: skip
+    assert study.games_of("wide") == (BREAKOUT, INVADERS, ASTERIX) and study.games_of("wide", "ppog") == (BREAKOUT, ASTERIX)
+    assert study.games_of("narrow") == study.games_of("narrow", "ppog") == (BREAKOUT, INVADERS)
+    keys = [r.key.replace("MinAtar/", "") for r in study.runs(seeds=[1])]
+    assert keys == [
+        "wide/ppo/Breakout-v1/seed 1", "wide/ppog/Breakout-v1/seed 1", "wide/ppo/SpaceInvaders-v1/seed 1",
+        "wide/ppo/Asterix-v1/seed 1", "wide/ppog/Asterix-v1/seed 1",
+        "narrow/ppo/Breakout-v1/seed 1", "narrow/ppog/Breakout-v1/seed 1",
+        "narrow/ppo/SpaceInvaders-v1/seed 1", "narrow/ppog/SpaceInvaders-v1/seed 1",
+    ]  # fmt: skip
+    assert len(study.runs()) == 2 * len(keys)
+    assert [r.key for r in study.runs(games=[ASTERIX], arms=["ppog"])] == [f"wide/ppog/{ASTERIX}/seed {s}" for s in (1, 2)]
+    assert study.runs(settings=["narrow"], games=[ASTERIX]) == []
+
+
+def test_run_and_status_follow_the_games_of_each_setting(tmp_path, capsys):
+    """``study run`` (``--dry-run``: the commands it would start) and ``study status`` list the runs of each setting's
+    and arm's games, no more. Catches a command that loops over the study's games itself."""
+    from ppog_sb3.experiments.study.command import main
+
+    settings = {"wide": TINY_ARMS, "narrow": {"games": [BREAKOUT], **TINY_ARMS}}
+    study_file = write_study(tmp_path, games=[BREAKOUT, INVADERS], settings=settings,
+                             reference_arm={"setting": "wide", "arm": "ppo"})  # fmt: skip
+    common = [str(study_file), "-f", str(tmp_path / "logs")]
+    assert main(["status", *common]) == 0
+    status = capsys.readouterr().out
+    assert status.endswith("0 of 12 done\n") and f"todo  narrow/ppog/{BREAKOUT}/seed 2" in status
+    assert f"narrow/ppo/{INVADERS}" not in status
+    assert main(["run", *common, "--dry-run", "--settings", "narrow"]) == 0
+    commands = [line for line in capsys.readouterr().out.splitlines() if " ppog_sb3.zoo train " in line]
+    assert len(commands) == 4 and all(f"--env {BREAKOUT}" in line for line in commands)
 
 
 def test_filters_name_what_exists(tmp_path):
-    study = load_study(_write_study(tmp_path))
+    study = load_study(write_study(tmp_path))
     assert [r.key for r in study.runs(arms=["ppog"], seeds=[2], games=["MinAtar/Breakout-v1"])] == [
         "tiny/ppog/MinAtar/Breakout-v1/seed 2"
     ]
     with pytest.raises(StudyError, match="--arms: \\['a2c'\\] not in the study; allowed: \\['ppo', 'ppog'\\]"):
         study.runs(arms=["a2c"])
-
-
-def test_comparisons():
-    assert comparisons(["ppo", "ppog", "ppog_clip"]) == [("ppog", "ppo"), ("ppog", "ppog_clip"), ("ppog_clip", "ppo")]
-    assert comparisons(["a", "b", "c"]) == [("a", "b"), ("a", "c"), ("b", "c")]
+    with pytest.raises(StudyError, match=f"--games: \\['MinAtar/Pong-v1'\\] not in the study; allowed: \\['{BREAKOUT}'"):
+        study.runs(games=["MinAtar/Pong-v1"])
 
 
 def _study(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "ppog_sb3.zoo", "study", *args], capture_output=True, text=True, timeout=600)
+    """``ppog-zoo study ARGS`` as a user of ``pip install ".[study]"`` runs it (its training runs use the same Python)."""
+    python = core_python(extras=("study",))
+    proc = subprocess.run([python, "-m", "ppog_sb3.zoo", "study", *args], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
 
-def _hand_iqm(values: np.ndarray) -> float:
-    """Interquartile mean by hand: the mean of the middle half of the sorted values (n divisible by 4 here)."""
-    ordered = np.sort(values.ravel())
-    quarter = len(ordered) // 4
-    return float(ordered[quarter : len(ordered) - quarter].mean())
-
-
-def _hand_improvement(x: pd.DataFrame, y: pd.DataFrame) -> float:
-    """P(X > Y): per game, the fraction of (x, y) run pairs with x > y (ties count 1/2), averaged over games."""
-    probabilities = []
-    for game in x.columns:
-        wins = [(a > b) + 0.5 * (a == b) for a in x[game] for b in y[game]]
-        probabilities.append(np.mean(wins))
-    return float(np.mean(probabilities))
-
-
 @pytest.mark.slow
 def test_run_resume_report(tmp_path):
-    """8 real runs; a rerun trains nothing; a run without its marker is trained again (and only it); the report's
-    numbers equal a hand computation from its own final_scores.csv."""
-    study_file, root = _write_study(tmp_path), tmp_path / "logs"
+    """8 real runs; a rerun trains nothing; a run without its marker is trained again (and only it); the report
+    command reads them (its numbers: test_study_report.py, on runs whose scores are known)."""
+    study_file, root = write_study(tmp_path), tmp_path / "logs"
     first = _study("run", str(study_file), "-f", str(root), "--workers", "2")
     study = load_study(study_file)
     runs = study.runs()
     assert len(runs) == 8 and all(is_done(root, r) for r in runs), first.stdout
     record = yaml.safe_load(marker_path(root, runs[0]).read_text())
     assert record["seed"] == 1 and record["n_timesteps"] == 512 and record["machine"]
+    assert record["side_by_side"] == 2  # --workers, handed to each run's record as an argument
     assert run_seed(zoo_run_dir(root, runs[0])) == 1  # the zoo's own args.yml
     assert "- MinAtar/Breakout-v1" in (zoo_run_dir(root, runs[0]) / "MinAtar-Breakout-v1" / "args.yml").read_text()
 
@@ -167,44 +196,43 @@ def test_run_resume_report(tmp_path):
                  "performance_profiles.png", "curves_tiny.png"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     assert "| tiny | ppog | 4 / 4 |" in printed
-
-    state = np.random.get_state()
-    results = report(study, root, tmp_path / "again", last=100, reps=200)
-    assert (tmp_path / "again" / "report.md").read_text() == (out / "report.md").read_text()  # seeded bootstrap
-    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state()[1:3], state[1:3]))  # caller's RNG kept
     scores = pd.read_csv(out / "final_scores.csv")
-    reference = scores[scores["arm"] == "ppo"].groupby("game")["normalized"].mean()
-    assert np.allclose(reference.to_numpy(), 1.0)  # the reference arm is 1 on average, by definition
-    table = {arm: frame.pivot(index="seed", columns="game", values="normalized") for arm, frame in scores.groupby("arm")}
-    for arm in ("ppo", "ppog"):
-        point, (low, high), n = results["iqm"]["tiny"][arm]
-        assert n == 2 and point == pytest.approx(_hand_iqm(table[arm].to_numpy())) and low <= point <= high
-    point, (low, high) = results["probability_of_improvement"]["tiny"]["ppog,ppo"]
-    assert point == pytest.approx(_hand_improvement(table["ppog"], table["ppo"])) and low <= point <= high
+    assert len(scores) == 8 and set(scores["seed"]) == {1, 2} and (scores["timesteps"] <= 512).all()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["run", "--workers", "0"], "--workers=0 must be >= 1"),
-        (["run", "--games", "MinAtar/Pong-v1"], "--games: \\['MinAtar/Pong-v1'\\] are not registered gymnasium ids"),
         (["report", "-o", "out", "--reps", "0"], "--last=100 and --reps=0 must be >= 1"),
     ],
 )
 def test_bad_arguments_name_the_argument(tmp_path, capsys, args, message):
-    from ppog_sb3.zoo.study.command import main
+    from ppog_sb3.experiments.study.command import main
 
     command, *rest = args
     with pytest.raises(SystemExit) as exit_info:
-        main([command, str(_write_study(tmp_path)), "-f", str(tmp_path / "logs"), *rest])
+        main([command, str(write_study(tmp_path)), "-f", str(tmp_path / "logs"), *rest])
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
 
 
-def test_random_scores_of_some_games_keep_the_others(tmp_path):
-    from ppog_sb3.zoo.study.command import main
+def test_a_game_outside_the_study_is_refused_in_one_line(tmp_path, capsys):
+    """``study run --games`` keeps a subset of the study's games (they are in the study file now)."""
+    from ppog_sb3.experiments.study.command import main
 
-    study, root = str(_write_study(tmp_path)), tmp_path / "logs"
+    assert main(["run", str(write_study(tmp_path)), "-f", str(tmp_path / "logs"), "--games", "MinAtar/Pong-v1"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("ppog-zoo study: error: --games: ['MinAtar/Pong-v1'] not in the study; allowed:")
+        and err.count("\n") == 1
+    )
+
+
+def test_random_scores_of_some_games_keep_the_others(tmp_path):
+    from ppog_sb3.experiments.study.command import main
+
+    study, root = str(write_study(tmp_path)), tmp_path / "logs"
     assert main(["random", study, "-f", str(root), "--episodes", "3"]) == 0
     first = pd.read_csv(root / "random_scores.csv")
     assert main(["random", study, "-f", str(root), "--episodes", "5", "--games", "MinAtar/Breakout-v1"]) == 0
@@ -215,7 +243,7 @@ def test_random_scores_of_some_games_keep_the_others(tmp_path):
 
 def test_space_invaders_study_and_its_random_scores():
     """The ALE study: 3 seeds x 1M of each algorithm; the random policy's score is a full game's, not a life's."""
-    from ppog_sb3.zoo.study.runner import random_scores
+    from ppog_sb3.experiments.study.runner import random_scores
 
     study = load_study(REPO / "zoo_configs" / "space_invaders" / "study.yml")
     assert study.n_timesteps >= 1_000_000 and len(study.seeds) >= 3 and len(study.runs()) == 2 * len(study.seeds)
@@ -226,7 +254,7 @@ def test_space_invaders_study_and_its_random_scores():
 
 
 def test_code_version_is_this_checkouts_commit():
-    from ppog_sb3.zoo.provenance import code_version
+    from ppog_sb3.common.provenance import code_version
 
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     tracked = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "ppog_sb3"], capture_output=True, text=True)
@@ -239,9 +267,9 @@ def test_a_run_locked_by_another_process_is_skipped(tmp_path, capsys):
     import fcntl
     import os
 
-    from ppog_sb3.zoo.study.runner import execute, run_study
+    from ppog_sb3.experiments.study.runner import execute, run_study
 
-    study = load_study(_write_study(tmp_path))
+    study = load_study(write_study(tmp_path))
     root = tmp_path / "logs"
     run = study.runs()[0]
     lock_path = log_folder(root, run) / f"{env_folder_name(run.game)}.lock"
@@ -256,29 +284,3 @@ def test_a_run_locked_by_another_process_is_skipped(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"skipped {run.key}: another process is training it" in printed and "1 skipped" in printed
     assert not zoo_run_dir(root, run).exists() and not is_done(root, run)
-
-
-def _copy_runs(runs, source: Path, target: Path) -> None:
-    for run in runs:
-        marker = marker_path(target, run)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_bytes(marker_path(source, run).read_bytes())
-        shutil.copytree(zoo_run_dir(source, run), zoo_run_dir(target, run))
-
-
-def test_a_report_needs_a_finished_run_of_the_reference_arm(tmp_path):
-    """Committed MinAtar runs: PPOG's alone cannot be normalized (refused, naming the reference arm, no files
-    written); with one PPO run added, the report covers exactly the finished runs."""
-    study, source, root = load_study(STUDY), REPO / "results" / "logs" / "minatar", tmp_path / "logs"
-    root.mkdir()
-    shutil.copy(source / "random_scores.csv", root / "random_scores.csv")
-    _copy_runs(study.runs(settings=["zoo"], arms=["ppog"], seeds=[1]), source, root)
-    with pytest.raises(StudyError, match="no finished run of the reference arm zoo/ppo in .* yet"):
-        report(study, root, tmp_path / "out", reps=20, echo=False)
-    assert not (tmp_path / "out").exists()
-
-    _copy_runs(study.runs(settings=["zoo"], arms=["ppo"], seeds=[1]), source, root)
-    results = report(study, root, tmp_path / "out", reps=20, echo=False)
-    assert {arm: n for arm, (_, _, n) in results["iqm"]["zoo"].items()} == {"ppo": 1, "ppog": 1}
-    scores = pd.read_csv(tmp_path / "out" / "final_scores.csv")
-    assert len(scores) == 4 and np.allclose(scores[scores["arm"] == "ppo"]["normalized"], 1.0)

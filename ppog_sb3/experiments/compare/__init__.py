@@ -16,7 +16,7 @@ reads every run folder ``<logs>/<algo>/<env>_<n>/`` of each algorithm (the zoo's
   (SB3's CSV logger): the fraction of samples with ``|ratio - 1| > clip_range``, SB3's meaning, for both losses, so
   PPO and PPOG are compared like with like. PPOG runs logged before PPOG adopted that meaning (their
   ``clip_fraction`` equals their ``masked_fraction`` in every row: it was the mask) are left out of this plot, with
-  a note (:func:`~ppog_sb3.zoo.compare.reading.has_legacy_clip_fraction`).
+  a note (:func:`~ppog_sb3.experiments.compare.reading.has_legacy_clip_fraction`).
 - ``<env>_masked_fraction.png``: PPOG's own ``train/masked_fraction`` (samples in PPO-clip's zero-gradient set, whose
   gradient PPOG switches off), on its own: runs of algorithms that do not log it (PPO) are not drawn.
 - ``<env>_approx_kl.png``: ``train/approx_kl`` of both, from ``progress.csv``.
@@ -30,16 +30,17 @@ so a row is a full game (all lives) with the unclipped score, and its length ``l
 converted to agent steps by dividing by the frame skip (``AtariWrapper``'s ``frame_skip`` from the run's saved
 ``config.yml``; without it, 4 for ids containing ``NoFrameskip``, else 1; ``--frames-per-step`` overrides both).
 
-Layout: :mod:`.reading` (run folders, monitor files merged as SB3's ``monitor.load_results`` does, ``results_plotter.ts2xy``,
+Layout: :mod:`.reading` (run folders, monitor files read by SB3's ``monitor.load_results``, ``results_plotter.ts2xy``,
 ``progress.csv``), :mod:`.statistics` (smoothing, confidence bands, final scores), :mod:`.plots` (figures),
 :mod:`.command` (:func:`compare` and the command line). Every public function is importable from this package (the
 notebooks use :func:`load_runs`, :func:`load_progress`, :func:`plot_learning_curves`, :func:`plot_clip_fraction`,
 :func:`plot_masked_fraction`, :func:`final_scores`, :func:`compare`); each plot function returns the figure and the
-data it drew. Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot, no display; PNG through Agg).
+data it drew. Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot, no display; ``savefig`` writes PNG
+through Agg without switching the process's backend).
 """
 
-from ppog_sb3.zoo.compare.command import Comparison, build_parser, compare, load_comparison, main
-from ppog_sb3.zoo.compare.plots import (
+from ppog_sb3.experiments.compare.command import Comparison, build_parser, compare, load_comparison, main
+from ppog_sb3.experiments.compare.plots import (
     algo_color,
     plot_approx_kl,
     plot_clip_fraction,
@@ -47,7 +48,7 @@ from ppog_sb3.zoo.compare.plots import (
     plot_masked_fraction,
     plot_training_metric,
 )
-from ppog_sb3.zoo.compare.reading import (
+from ppog_sb3.experiments.compare.reading import (
     ALGO_COLORS,
     CLIP_FRACTION,
     EPISODE_COLUMNS,
@@ -68,7 +69,7 @@ from ppog_sb3.zoo.compare.reading import (
     read_progress,
     run_seed,
 )
-from ppog_sb3.zoo.compare.statistics import (
+from ppog_sb3.experiments.compare.statistics import (
     aggregate_runs,
     final_scores,
     final_scores_per_run,

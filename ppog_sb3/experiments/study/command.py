@@ -1,4 +1,4 @@
-"""``ppog-zoo study run | status | random | report`` (see :mod:`ppog_sb3.zoo.study`)."""
+"""``ppog-zoo study run | status | random | report`` (see :mod:`ppog_sb3.experiments.study`)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import gymnasium as gym
-
+from ppog_sb3.common import run_files
 from ppog_sb3.envs.minatar import register_minatar_envs
-from ppog_sb3.zoo import restart_resume
-from ppog_sb3.zoo import study as study_package
-from ppog_sb3.zoo.study.runner import random_scores, run_study
-from ppog_sb3.zoo.study.spec import PROG, RANDOM_SCORES_FILE, Run, StudyError, is_done, load_study, zoo_run_dir
+from ppog_sb3.experiments import study as study_package
+from ppog_sb3.experiments.study.runner import random_scores, run_study
+from ppog_sb3.experiments.study.spec import PROG, RANDOM_SCORES_FILE, Run, StudyError, is_done, load_study, zoo_run_dir
 
 
 def _checkpoint(root: Path, run: Run) -> int | None:
     """The step an unfinished run resumes at (its checkpoint), None without one."""
-    checkpoint = restart_resume.read_checkpoint(zoo_run_dir(root, run))
+    checkpoint = run_files.read_checkpoint(zoo_run_dir(root, run))
     return checkpoint.num_timesteps if checkpoint is not None else None
 
 
@@ -37,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nice", type=int, default=0, help="niceness of the training processes (default 0)")
     run.add_argument("--settings", nargs="+", help="only these settings")
     run.add_argument("--arms", nargs="+", help="only these arms")
-    run.add_argument("--games", nargs="+", help="these games instead of the study's")
+    run.add_argument("--games", nargs="+", help="only these games (each setting and arm that plays them)")
     run.add_argument("--seeds", nargs="+", type=int, help="these seeds instead of the study's")
     run.add_argument("--dry-run", action="store_true", help="print the commands of the runs not done, train nothing")
 
@@ -67,9 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             if args.workers < 1:
                 parser.error(f"--workers={args.workers} must be >= 1")
-            unknown = [game for game in args.games or [] if game not in gym.registry]
-            if unknown:
-                parser.error(f"--games: {unknown} are not registered gymnasium ids (e.g. {study.games[0]})")
             runs = study.runs(args.settings, args.arms, args.games, args.seeds)
             return 1 if run_study(study, root, runs, args.workers, args.nice, args.dry_run) else 0
         if args.command == "status":
@@ -97,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.last < 1 or args.reps < 1:
             parser.error(f"--last={args.last} and --reps={args.reps} must be >= 1")
-        from ppog_sb3.zoo.study.report import report
+        from ppog_sb3.experiments.study.report import report
 
         report(study, root, Path(args.output), last=args.last, reps=args.reps)
         return 0

@@ -10,20 +10,12 @@ import math
 
 import numpy as np
 import pandas as pd
-
-# Two-sided 95% Student t quantiles t_{0.975, df}, df = 1..30 (beyond: the normal 1.96; no scipy needed)
-_T975 = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-]  # fmt: skip
+from scipy import stats
 
 
 def t_quantile_975(df: int) -> float:
-    """Two-sided 95% Student t quantile for ``df`` degrees of freedom (1.96 for df > 30)."""
-    if df < 1:
-        return float("nan")
-    return _T975[df - 1] if df <= len(_T975) else 1.96
+    """Two-sided 95% Student t quantile ``t_{0.975, df}`` (scipy's ``t.ppf``); NaN for ``df < 1``."""
+    return float(stats.t.ppf(0.975, df)) if df >= 1 else float("nan")
 
 
 def aggregate_runs(
@@ -67,7 +59,7 @@ def aggregate_runs(
         several = n > 1
         if several.any():
             std[several] = np.nanstd(values[:, several], axis=0, ddof=1)
-        half = np.array([t_quantile_975(int(k) - 1) if k > 1 else 0.0 for k in n]) * std / np.sqrt(n)
+        half = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), 0.0) * std / np.sqrt(n)
         rows.append(
             pd.DataFrame(
                 {group: name, "x": grid, "mean": mean, "std": std, "low": mean - half, "high": mean + half, "n_runs": n}

@@ -1,9 +1,8 @@
-"""``ppog-zoo compare`` (:mod:`ppog_sb3.zoo.compare`): statistics and readers on tiny monitor files made here, and the
-whole command on small REAL zoo runs (PPOG and PPO on CartPole-v1, 2 seeds each, made once per test session)."""
+"""``ppog-zoo compare`` (:mod:`ppog_sb3.experiments.compare`): statistics and readers on tiny monitor files made here,
+and the whole command on small REAL zoo runs (PPOG and PPO on CartPole-v1, 2 seeds each, made once per test session)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -14,12 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from core_only import core_python
+from experiment_helpers import ENV, REPO, fake_run, write_monitor
 
-from ppog_sb3.zoo import compare
+from ppog_sb3.experiments import compare
 
-REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ENV = "CartPole-v1"
 SEEDS = (0, 1)
 ALGOS = ("ppog", "ppo")
 STEPS = 3000
@@ -28,19 +26,6 @@ SMALL_PARAMS = ["-params", "n_envs:2", "n_steps:64", "batch_size:64", "n_epochs:
 
 
 # ---------------------------------------------------------------------- tiny run folders made here
-def write_monitor(path: Path, rows: list[tuple[float, int, float]], t_start: float = 1000.0, env_id: str = ENV) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["#" + json.dumps({"t_start": t_start, "env_id": env_id}), "r,l,t"]
-    lines += [f"{r},{length},{t}" for r, length, t in rows]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def fake_run(folder: Path, algo: str, n: int, rewards: list[float], length: int = 10, env: str = ENV) -> Path:
-    run = folder / algo / f"{compare.env_folder_name(env)}_{n}"
-    write_monitor(run / "0.monitor.csv", [(r, length, float(i + 1)) for i, r in enumerate(rewards)], env_id=env)
-    return run
-
-
 def is_png(path: Path, min_bytes: int = 10_000) -> bool:
     data = path.read_bytes()
     return data[:8] == PNG_MAGIC and len(data) >= min_bytes
@@ -99,6 +84,9 @@ def test_frames_per_step(tmp_path):
 
 
 def test_aggregate_runs_mean_and_t_interval():
+    """The band is the Student t interval: t quantiles from printed tables (t_{0.975,1} = 12.7062, t_{0.975,2} =
+    4.3027, t_{0.975,100} = 1.9840). Catches a quantile table cut off at 30 degrees of freedom (the normal 1.96 beyond)
+    or rounded to 3 decimals, as the one this replaced."""
     data = pd.DataFrame(
         {
             "algo": ["a"] * 4 + ["b"] * 2,
@@ -110,11 +98,12 @@ def test_aggregate_runs_mean_and_t_interval():
     curves = compare.aggregate_runs(data, "x", "y", n_points=11)
     a = curves[curves["algo"] == "a"]
     assert len(a) == 11 and np.allclose(a["mean"], 2.0) and np.allclose(a["std"], math.sqrt(2))
-    assert np.allclose(a["high"] - a["mean"], 12.706)  # t_{0.975,1} * sqrt(2) / sqrt(2)
+    assert np.allclose(a["high"] - a["mean"], 12.7062047, rtol=0, atol=1e-7)  # t_{0.975,1} * sqrt(2) / sqrt(2)
     assert set(a["n_runs"]) == {2}
     b = curves[curves["algo"] == "b"]
     assert np.allclose(b["mean"], 5.0) and np.allclose(b["low"], 5.0) and np.allclose(b["high"], 5.0)
-    assert compare.t_quantile_975(2) == pytest.approx(4.303) and compare.t_quantile_975(100) == 1.96
+    assert compare.t_quantile_975(2) == pytest.approx(4.3026527, abs=1e-7)
+    assert compare.t_quantile_975(100) == pytest.approx(1.9839715, abs=1e-7) and math.isnan(compare.t_quantile_975(0))
 
 
 def test_aggregate_runs_common_range_and_smoothing():
@@ -262,11 +251,10 @@ def test_compare_command_on_real_runs(zoo_logs, tmp_path, capsys):
     code = compare.main(["-f", str(zoo_logs), "--env", ENV, "-o", str(report), "--threshold", "30", "--window", "10"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    expected = ["learning_curves"] + (["clip_fraction", "masked_fraction", "approx_kl"] if has_progress(zoo_logs) else [])
-    for name in expected:
+    assert has_progress(zoo_logs), "ppog-zoo train wrote no progress.csv (SB3's CSV logger output) in a run folder"
+    assert "no progress.csv" not in err
+    for name in ("learning_curves", "clip_fraction", "masked_fraction", "approx_kl"):
         assert is_png(report / f"CartPole-v1_{name}.png"), name
-    if not has_progress(zoo_logs):
-        assert "no progress.csv" in err
 
     table = pd.read_csv(report / "CartPole-v1_final_scores.csv")
     assert list(table["algo"]) == list(ALGOS)
@@ -292,8 +280,7 @@ def test_plots_hold_both_algorithms(zoo_logs):
     for algo in ALGOS:
         curve = curves[curves["algo"] == algo]
         assert curve["x"].is_monotonic_increasing and curve["mean"].between(8, 500).all()
-    if not has_progress(zoo_logs):
-        pytest.skip("ppog-zoo train wrote no progress.csv (the SB3 CSV logger output): nothing more to check")
+    assert has_progress(zoo_logs), "ppog-zoo train wrote no progress.csv (SB3's CSV logger output) in a run folder"
     _, clip = compare.plot_clip_fraction(progress)
     ppog_rows = progress[progress["algo"] == "ppog"]
     legacy = any(compare.has_legacy_clip_fraction(run) for _, run in ppog_rows.groupby("run"))  # one algo: run is a key
@@ -323,11 +310,10 @@ def test_missing_progress_is_skipped_with_a_note(zoo_logs, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_ppog_zoo_compare_subcommand(zoo_logs, tmp_path):
-    """The console command (``python -m ppog_sb3.zoo compare``), when the CLI has the command registered."""
+    """The console command (``python -m ppog_sb3.zoo compare``): registered in ppog-zoo, and working."""
     from ppog_sb3.zoo import cli
 
-    if "compare" not in cli.COMMANDS:
-        pytest.skip("ppog-zoo has no 'compare' command registered yet (ppog_sb3/zoo/cli.py)")
+    assert "compare" in cli.COMMANDS, "ppog-zoo has no 'compare' command (ppog_sb3/zoo/cli.py)"
     base = [core_python(), "-m", "ppog_sb3.zoo", "compare", "--env", ENV, "-o", str(tmp_path / "report")]
     proc = subprocess.run([*base, "-f", str(zoo_logs)], capture_output=True, text=True, env=zoo_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -361,8 +347,11 @@ def test_legacy_clip_fraction_is_recognised_and_left_out():
 
 
 def test_a_monitor_clock_restarted_at_a_resume_is_mended(tmp_path):
-    """Runs resumed before the monitors continued their clock restart ``t`` at 0 in each new segment: read in file
-    order (their time order), ``t`` continued; other run folders read exactly as SB3's ``load_results``."""
+    """Runs resumed before the monitors continued their clock restart ``t`` at 0 in each new segment of their one
+    monitor file: read in the file's order (their time order), ``t`` continued; every other folder reads exactly as
+    SB3's ``load_results``, and the files on disk stay as written. Catches the mend left out (``load_results`` sorts
+    the second segment in among the first), applied where it does not belong (no ``resumes.csv``, several files),
+    or a reader that writes the mended clock back."""
     from stable_baselines3.common.monitor import load_results
 
     # first segment: 3 episodes, the last two 2 ms apart in reverse (two envs ending in one step); then a resume
@@ -370,20 +359,31 @@ def test_a_monitor_clock_restarted_at_a_resume_is_mended(tmp_path):
     plain, resumed = tmp_path / "plain", tmp_path / "resumed"
     for folder in (plain, resumed):
         write_monitor(folder / "0.monitor.csv", rows)
-        write_monitor(folder / "1.monitor.csv", [(60.0, 60, 3.0)], t_start=1000.5)
-    (resumed / "resumes.csv").write_text("resume,num_timesteps,train_seconds_before,resumed_at,machine,code\n")
+    header = "resume,num_timesteps,train_seconds_before,resumed_at,machine,code\n"
+    (resumed / "resumes.csv").write_text(header)
+    written = (resumed / "0.monitor.csv").read_bytes()
 
     data, env_id = compare.read_monitor_files(plain)
     reference = load_results(str(plain))
+    assert reference["r"].tolist() == [40.0, 10.0, 50.0, 30.0, 20.0]  # the second segment sorted in: what is mended
     assert env_id == "CartPole-v1" and data["r"].tolist() == reference["r"].tolist()
-    assert np.allclose(data["t"], reference["t"])
+    assert data["t"].tolist() == reference["t"].tolist()
 
     data, _ = compare.read_monitor_files(resumed)
-    # 0.monitor.csv: the jitter stays (5.002, 5.0); from the restart on, 5.0 is added: 5.5, 7.0. 1.monitor.csv: 3.5
-    assert data["r"].tolist() == [10.0, 60.0, 30.0, 20.0, 40.0, 50.0]
-    assert data["t"].tolist() == pytest.approx([1.0, 3.5, 5.0, 5.002, 5.5, 7.0])
-    episodes = compare.load_run(resumed)
-    assert episodes["timesteps"].tolist() == [10, 70, 100, 120, 160, 210]
+    # the file's order; the jitter stays (5.002, 5.0: sorted by t); from the restart on, 5.0 is added: 5.5, 7.0
+    assert data["r"].tolist() == [10.0, 30.0, 20.0, 40.0, 50.0]
+    assert data["t"].tolist() == pytest.approx([1.0, 5.0, 5.002, 5.5, 7.0])
+    assert compare.load_run(resumed)["timesteps"].tolist() == [10, 40, 60, 100, 150]
+    assert (resumed / "0.monitor.csv").read_bytes() == written  # the raw log stays as written
+
+    # a run resumed since the fix, with a monitor file per env: the clocks continue, read as load_results
+    several = tmp_path / "several"
+    write_monitor(several / "0.monitor.csv", [(10.0, 10, 1.0), (30.0, 30, 5.0), (40.0, 40, 8.0)])
+    write_monitor(several / "1.monitor.csv", [(60.0, 60, 20.0)], t_start=1000.5)  # in file order, 5.0 follows 20.5
+    (several / "resumes.csv").write_text(header)
+    data, _ = compare.read_monitor_files(several)
+    assert data["r"].tolist() == load_results(str(several))["r"].tolist() == [10.0, 30.0, 40.0, 60.0]
+    assert data["t"].tolist() == pytest.approx([1.0, 5.0, 8.0, 20.5])
 
 
 @pytest.mark.parametrize("algo", ["ppo", "ppog"])

@@ -1,4 +1,9 @@
-"""The study file (:func:`load_study`) and where each run lives (the layout in :mod:`ppog_sb3.zoo.study`)."""
+"""The study file (:func:`load_study`) and where each run lives (the layout in :mod:`ppog_sb3.experiments.study`).
+
+Games per setting and per arm: the top-level ``games`` lists every game of the study (in the order of the report), and
+is what each setting plays; a setting's ``games:`` key (beside its arms) plays a subset of them, and an arm's
+``games:`` a subset of its setting's. ``games`` is therefore not an arm name.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from typing import Any
 
 import yaml
 
-from ppog_sb3.zoo.compare.reading import env_folder_name
+from ppog_sb3.experiments.compare.reading import env_folder_name
 
 PROG = "ppog-zoo study"
 MARKER_SUFFIX = ".study_run.yml"
 RANDOM_SCORES_FILE = "random_scores.csv"
+#: the keys of an arm in the study file
+ARM_KEYS = ("algo", "conf", "params", "games")
 
 
 class StudyError(Exception):
@@ -29,6 +36,7 @@ class Arm:
     algo: str
     conf: Path
     params: dict[str, Any] = field(default_factory=dict)
+    games: tuple[str, ...] = ()  # the games it plays, when fewer than its setting's (empty: all of them)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,14 @@ class Study:
     order: tuple[str, ...]
     reference_arm: tuple[str, str]
     checkpoint_freq: int = 0
+    setting_games: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a setting's own games (absent: all)
+
+    def games_of(self, setting: str, arm: str | None = None) -> tuple[str, ...]:
+        """The games of a setting, or of one of its arms, in the study's order (module docstring)."""
+        own = self.setting_games.get(setting, ())
+        games = tuple(game for game in self.games if game in own) if own else self.games
+        own = self.settings[setting][arm].games if arm is not None else ()
+        return tuple(game for game in games if game in own) if own else games
 
     def runs(
         self,
@@ -64,10 +80,12 @@ class Study:
         seeds: Sequence[int] | None = None,
     ) -> list[Run]:
         """The study's runs in its order: setting by setting (``order``), and within one, seed by seed (all games
-        and arms of seed 1, then seed 2, ...). The filters keep a subset (``None``: all)."""
+        and arms of seed 1, then seed 2, ...), each arm on its games (:meth:`games_of`). The filters keep a subset
+        (``None``: all); ``seeds`` may also name seeds the study file does not list."""
         for name, values, allowed in (
             ("--settings", settings, list(self.settings)),
             ("--arms", arms, sorted({a for s in self.settings.values() for a in s})),
+            ("--games", games, list(self.games)),
         ):
             unknown = [v for v in values or [] if v not in allowed]
             if unknown:
@@ -77,9 +95,11 @@ class Study:
             if settings is not None and setting not in settings:
                 continue
             for seed in seeds if seeds is not None else self.seeds:
-                for game in games if games is not None else self.games:
+                for game in self.games_of(setting):
+                    if games is not None and game not in games:
+                        continue
                     for arm in self.settings[setting].values():
-                        if arms is None or arm.name in arms:
+                        if (arms is None or arm.name in arms) and game in self.games_of(setting, arm.name):
                             result.append(Run(setting, arm, game, int(seed), self.n_timesteps, self.checkpoint_freq))
         return result
 
@@ -91,6 +111,18 @@ def _require(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], w
     if not isinstance(value, kind) or isinstance(value, bool):
         raise StudyError(f"{where}: {key}={value!r} must be {getattr(kind, '__name__', kind)}")
     return value
+
+
+def _games(value: Any, allowed: Sequence[str], where: str, of: str) -> tuple[str, ...]:
+    """A ``games`` list of the study file: non-empty, distinct, each one of ``allowed`` (the games of ``of``)."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(game, str) or game not in allowed for game in value)
+        or len(set(value)) != len(value)
+    ):
+        raise StudyError(f"{where}: games={value!r} must be a non-empty list of distinct games of {of}: {list(allowed)}")
+    return tuple(value)
 
 
 def load_study(path: str | Path) -> Study:
@@ -110,22 +142,33 @@ def load_study(path: str | Path) -> Study:
         raise StudyError(f"{where}: n_timesteps must be >= 1 and seeds, games non-empty")
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise StudyError(f"{where}: seeds={seeds!r} must be distinct integers >= 0")
+    if any(not isinstance(game, str) for game in games) or len(set(games)) != len(games):
+        raise StudyError(f"{where}: games={games!r} must be distinct gymnasium ids")
     settings: dict[str, dict[str, Arm]] = {}
+    setting_games: dict[str, tuple[str, ...]] = {}
     for setting, arms in _require(data, "settings", dict, where).items():
+        arms = dict(arms) if isinstance(arms, dict) else arms
+        if isinstance(arms, dict) and "games" in arms:
+            setting_games[setting] = _games(arms.pop("games"), games, f"{where}: settings.{setting}", "the study")
         if not isinstance(arms, dict) or not arms:
-            raise StudyError(f"{where}: settings.{setting} must map arm names to {{algo, conf, params}}")
+            raise StudyError(f"{where}: settings.{setting} must map arm names to {{algo, conf, params}} (and games)")
         settings[setting] = {}
         for arm_name, spec in arms.items():
             arm_where = f"{where}: settings.{setting}.{arm_name}"
             if not isinstance(spec, dict):
                 raise StudyError(f"{arm_where} must be a mapping with algo and conf")
+            unknown = sorted(str(key) for key in spec if key not in ARM_KEYS)
+            if unknown:
+                raise StudyError(f"{arm_where}: unknown key(s) {unknown}; allowed: {list(ARM_KEYS)}")
             conf = path.parent / _require(spec, "conf", str, arm_where)
             if not conf.is_file():
                 raise StudyError(f"{arm_where}: conf {str(conf)!r} does not exist")
             params = spec.get("params") or {}
             if not isinstance(params, dict):
                 raise StudyError(f"{arm_where}: params must be a mapping")
-            settings[setting][arm_name] = Arm(arm_name, _require(spec, "algo", str, arm_where), conf, dict(params))
+            own = setting_games.get(setting, tuple(games))
+            arm_games = _games(spec["games"], own, arm_where, f"settings.{setting}") if "games" in spec else ()
+            settings[setting][arm_name] = Arm(arm_name, _require(spec, "algo", str, arm_where), conf, dict(params), arm_games)
     # Decision: by default a checkpoint every 10% of a run (at most a tenth of a run is trained twice after a kill);
     # `checkpoint_freq: 0` turns them off. Checkpoints do not change what a run computes
     # (tests/zoo/test_zoo_restart_resume.py).
@@ -138,7 +181,7 @@ def load_study(path: str | Path) -> Study:
     reference = data.get("reference_arm") or {}
     if not isinstance(reference, dict) or reference.get("arm") not in settings.get(str(reference.get("setting")), {}):
         raise StudyError(f"{where}: reference_arm={reference!r} must name a setting and one of its arms")
-    return Study(
+    study = Study(
         path=path,
         n_timesteps=n_timesteps,
         seeds=tuple(seeds),
@@ -147,7 +190,15 @@ def load_study(path: str | Path) -> Study:
         order=tuple(order),
         reference_arm=(reference["setting"], reference["arm"]),
         checkpoint_freq=checkpoint_freq,
+        setting_games=setting_games,
     )
+    reference_games = study.games_of(*study.reference_arm)
+    if reference_games != study.games:  # every score is normalized by the reference arm's score of its game
+        raise StudyError(
+            f"{where}: reference_arm {'/'.join(study.reference_arm)} plays {list(reference_games)}, but must play every "
+            f"game of the study: {list(study.games)}"
+        )
+    return study
 
 
 # ---------------------------------------------------------------------- where runs live

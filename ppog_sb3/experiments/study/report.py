@@ -15,6 +15,12 @@ Written to the output folder: ``report.md`` (the tables, also printed), ``final_
 ``curves_<setting>.png`` (learning curves per game). Every bootstrap is seeded (``seed``): the same runs give the
 same numbers. Only complete (arm, seed) pairs count, i.e. seeds for which the arm has every game: a stratified
 bootstrap needs each game's runs, and an arm that misses games would be compared on other games.
+
+Games per setting (the study file's ``games``, :meth:`~ppog_sb3.experiments.study.spec.Study.games_of`): a setting's
+statistics cover those of its games that every arm playing them has a finished run of; the others are named in
+``report.md`` as not there yet (a study whose new games are still training reports the rest). An arm that plays fewer
+games than its setting (the ablation) has its IQM over its own games and each P(X > Y) is over the games both arms
+play; per game, the raw scores table and the per-game P(X > Y).
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from ppog_sb3.zoo.compare.plots import algo_color, plot_learning_curves
-from ppog_sb3.zoo.compare.reading import load_run, read_progress
-from ppog_sb3.zoo.study.spec import RANDOM_SCORES_FILE, Study, StudyError, is_done, marker_path, zoo_run_dir
+from ppog_sb3.experiments.compare.plots import algo_color, plot_learning_curves
+from ppog_sb3.experiments.compare.reading import load_run, read_progress
+from ppog_sb3.experiments.study.spec import RANDOM_SCORES_FILE, Study, StudyError, is_done, marker_path, zoo_run_dir
 
 #: profile thresholds (normalized score)
 TAUS = np.linspace(0.0, 2.0, 41)
@@ -111,6 +117,23 @@ def normalize(per_run: pd.DataFrame, random: dict[str, float], reference: dict[s
     return (per_run["final_score"] - low) / (high - low)
 
 
+def setting_games(study: Study, per_run: pd.DataFrame, setting: str) -> list[str]:
+    """The games of ``setting`` in its statistics: those of its games that every arm playing them has a finished run
+    of (``per_run`` rows), among the arms with any finished run in the setting (an arm not started yet waits)."""
+    done = per_run[per_run["setting"] == setting]
+    started = set(done["arm"])
+    return [
+        game
+        for game in study.games_of(setting)
+        if ((done["game"] == game).any())
+        and all(
+            ((done["arm"] == arm) & (done["game"] == game)).any()
+            for arm in study.settings[setting]
+            if arm in started and game in study.games_of(setting, arm)
+        )
+    ]
+
+
 def score_matrices(per_run: pd.DataFrame, setting: str, games: list[str]) -> dict[str, np.ndarray]:
     """``arm -> (seeds, games)`` normalized scores of the seeds for which the arm has every game."""
     result = {}
@@ -166,6 +189,7 @@ def report(
         )
     # An unfinished study: only the games the reference arm has a finished run of can be normalized
     left_out = sorted(set(per_run["game"]) - set(reference))
+    not_yet = [game for game in study.games if game not in set(per_run["game"])]  # no finished run at all
     per_run = per_run[per_run["game"].isin(list(reference))].reset_index(drop=True)
     episodes = episodes[episodes["game"].isin(list(reference))] if len(episodes) else episodes
     per_run["normalized"] = normalize(per_run, random, reference)
@@ -179,6 +203,7 @@ def report(
         f"Final score: mean return of each run's last {last} training episodes. Normalized per game: "
         f"(score - random) / (reference - random); reference = mean final score of {ref_setting}/{ref_arm}. "
         f"Intervals: 95% stratified bootstrap, {reps} resamples, seed {seed}. Games: {', '.join(games)}."
+        + (f" No finished run yet: {', '.join(not_yet)}." if not_yet else "")
         + (f" Left out (no finished run of the reference arm yet): {', '.join(left_out)}." if left_out else ""),
         "",
         "## Runs",
@@ -193,10 +218,18 @@ def report(
         "",
         _diagnostics_table(per_run),
     ]
-    results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}}
+    results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}, "games": {}}
     profile_inputs = {}
+    curve_games = {}
     for setting in study.order:
-        matrices = score_matrices(per_run, setting, games)
+        in_setting = setting_games(study, per_run, setting)
+        curve_games[setting] = in_setting
+        arm_games = {arm: [g for g in in_setting if g in study.games_of(setting, arm)] for arm in study.settings[setting]}
+        matrices: dict[str, np.ndarray] = {}
+        for arm in dict.fromkeys(per_run.loc[per_run["setting"] == setting, "arm"]):  # in the order of the runs
+            matrix = score_matrices(per_run, setting, arm_games[arm]).get(arm) if arm_games[arm] else None
+            if matrix is not None:
+                matrices[arm] = matrix
         if not matrices:
             continue
         with _seeded_numpy(seed) as state:
@@ -204,7 +237,13 @@ def report(
                 matrices, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=state
             )
         arms = list(matrices)
-        pairs = {f"{x},{y}": (matrices[x], matrices[y]) for x, y in comparisons(arms)}
+        pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        pair_games: dict[str, list[str]] = {}
+        for x, y in comparisons(arms):
+            common = [g for g in arm_games[x] if g in arm_games[y]]
+            both = score_matrices(per_run, setting, common) if common else {}
+            if x in both and y in both:
+                pairs[f"{x},{y}"], pair_games[f"{x},{y}"] = (both[x], both[y]), common
         pair_points: dict[str, Any] = {}
         pair_intervals: dict[str, Any] = {}
         if pairs:
@@ -216,16 +255,18 @@ def report(
         results["probability_of_improvement"][setting] = {
             p: (float(pair_points[p]), np.ravel(pair_intervals[p]).tolist()) for p in pairs
         }
+        results["games"][setting] = {a: arm_games[a] for a in arms}
         profile_inputs[setting] = matrices
-        lines += ["", f"## Setting `{setting}`", "", "| arm | seeds | IQM of normalized final score [95% CI] |"]
-        lines += ["|---|---|---|"]
+        lines += ["", f"## Setting `{setting}`", ""]
+        lines += _games_notes(study, setting, in_setting, {a: arm_games[a] for a in arms}, games, not_yet)
+        lines += ["| arm | seeds | IQM of normalized final score [95% CI] |", "|---|---|---|"]
         lines += [f"| {a} | {len(matrices[a])} | {_interval(points[a][0], intervals[a][:, 0])} |" for a in arms]
         if pairs:
             lines += ["", "| X, Y | P(X > Y) [95% CI] | per game |", "|---|---|---|"]
-            for p, (x, y) in pairs.items():
+            for p, (x_scores, y_scores) in pairs.items():
                 per_game = ", ".join(
-                    f"{game.split('/')[-1]} {metrics.probability_of_improvement(x[:, [k]], y[:, [k]]):.2f}"
-                    for k, game in enumerate(games)
+                    f"{game.split('/')[-1]} {metrics.probability_of_improvement(x_scores[:, [k]], y_scores[:, [k]]):.2f}"
+                    for k, game in enumerate(pair_games[p])
                 )
                 lines.append(f"| {p} | {_interval(float(pair_points[p]), np.ravel(pair_intervals[p]))} | {per_game} |")
 
@@ -233,12 +274,30 @@ def report(
     _plot_improvement(results["probability_of_improvement"], output / "probability_of_improvement.png")
     _plot_profiles(rly, profile_inputs, output / "performance_profiles.png", reps, seed)
     for setting in study.order:
-        _plot_curves(episodes, setting, games, output / f"curves_{setting}.png")
+        _plot_curves(episodes, setting, curve_games[setting], output / f"curves_{setting}.png")
     text = "\n".join(lines) + "\n"
     (output / "report.md").write_text(text)
     if echo:
         print(text)
     return results
+
+
+def _games_notes(
+    study: Study, setting: str, in_setting: list[str], arm_games: dict[str, list[str]], games: list[str], not_yet: list[str]
+) -> list[str]:
+    """Lines under a setting's heading when its games are not the report's: which ones it covers, which of its games
+    are not in its statistics yet (beyond those with no run at all, named at the top), which arms play fewer."""
+    notes = []
+    waiting = [game for game in study.games_of(setting) if game not in in_setting]
+    if in_setting != games or set(waiting) - set(not_yet):
+        notes.append(
+            f"Games: {', '.join(in_setting)}."
+            + (f" Not yet (no finished run of every arm playing it): {', '.join(waiting)}." if waiting else "")
+        )
+    for arm, own in arm_games.items():
+        if own != in_setting:
+            notes.append(f"{arm} plays {', '.join(own)} only: its IQM is over them, its P(X > Y) over the games both play.")
+    return [line for note in notes for line in (note, "")]
 
 
 def _runs_table(study: Study, root: Path, per_run: pd.DataFrame) -> str:
@@ -337,7 +396,7 @@ def _plot_profiles(rly: Any, inputs: dict[str, dict[str, np.ndarray]], path: Pat
 
 
 def _plot_curves(episodes: pd.DataFrame, setting: str, games: list[str], path: Path) -> None:
-    if episodes.empty or not (episodes["setting"] == setting).any():
+    if episodes.empty or not games or not (episodes["setting"] == setting).any():
         return
     fig = Figure(figsize=(6.0 * len(games), 4.2), layout="constrained")
     for k, game in enumerate(games):

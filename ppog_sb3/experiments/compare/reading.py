@@ -1,4 +1,4 @@
-"""Reading zoo run folders: episodes from the monitor files (SB3's readers), updates from ``progress.csv``."""
+"""Reading zoo run folders: episodes from the monitor files (SB3's ``load_results``), updates from ``progress.csv``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from stable_baselines3.common.monitor import get_monitor_files
+from stable_baselines3.common.monitor import LoadMonitorResultsError, get_monitor_files, load_results
 from stable_baselines3.common.results_plotter import X_TIMESTEPS, X_WALLTIME, ts2xy
 
-from ppog_sb3.zoo.restart_resume import RESUMES_CSV
+from ppog_sb3.common.run_files import RESUMES_CSV
 
 PROG = "ppog-zoo compare"
 
@@ -127,7 +127,7 @@ def frames_per_step(run_dir: str | Path, env_id: str | None = None) -> int:
 
 
 def _mended_times(t: pd.Series) -> pd.Series:
-    """The ``t`` of a resumed run's monitor file, continued across the restarts of its clock.
+    """The ``t`` of a resumed run's monitor file, in the file's order, continued across the restarts of its clock.
 
     ``ppog-zoo train --resume`` restarted the monitors' clock at 0 until they continued it
     (:mod:`ppog_sb3.zoo.restart_resume`), and those runs are committed. A restart is a row whose ``t`` is below half the
@@ -140,39 +140,47 @@ def _mended_times(t: pd.Series) -> pd.Series:
     return t + previous.where(t < previous / 2, 0.0).cumsum()
 
 
+def _monitor_env_id(run_dir: str | Path) -> str | None:
+    """The ``env_id`` in the JSON header line of the run folder's first monitor file (None without one)."""
+    for path in get_monitor_files(str(run_dir)):
+        with open(path) as file:
+            first = file.readline()
+        try:
+            header = json.loads(first[1:]) if first.startswith("#") else {}
+        except json.JSONDecodeError:
+            continue
+        if isinstance(header, dict) and header.get("env_id"):
+            return str(header["env_id"])
+    return None
+
+
 def read_monitor_files(run_dir: str | Path) -> tuple[pd.DataFrame, str | None]:
     """All ``*monitor.csv`` of a run folder as one table ``r, l, t`` (t: seconds since the first env started),
     ordered by end time, and the env id of their headers. Empty table when there are none or they hold no episode;
     a half-written last row (a run still writing) is dropped.
 
-    This is SB3's ``monitor.load_results`` (each file's ``t`` plus its header's ``t_start``, all files sorted by it,
-    minus the earliest ``t_start``) with one difference: a file whose clock restarted at a resume is mended first
-    (:func:`_mended_times`, only in run folders with a ``resumes.csv``); ``load_results`` would sort that file's later
-    segments in among its first.
+    The table is SB3's ``monitor.load_results``, with one mend applied to its result (the files stay as written): in
+    a run folder with a ``resumes.csv`` and one monitor file (the fast path's game-level file, the only kind that
+    ``ppog-zoo`` resumed before the monitors continued their clock), the rows are put back in the file's order (the
+    ``index`` column of ``load_results``), their clock is continued across restarts (:func:`_mended_times`), and
+    they are sorted by it again; ``load_results`` alone sorts the later segments in among the first. Runs resumed
+    since then (several monitor files or one) continue their clock: the mend leaves them as ``load_results`` reads
+    them.
     """
-    tables, starts, env_id = [], [], None
-    resumed = (Path(run_dir) / RESUMES_CSV).is_file()
-    for path in get_monitor_files(str(run_dir)):
-        with open(path) as file:
-            first = file.readline()
-            try:
-                header = json.loads(first[1:]) if first.startswith("#") else {}
-                table = pd.read_csv(file, index_col=None)
-            except (json.JSONDecodeError, pd.errors.EmptyDataError):
-                continue
-        if not {"r", "l", "t"} <= set(table.columns):
-            continue
-        table = table[["r", "l", "t"]].apply(pd.to_numeric, errors="coerce").dropna().reset_index(drop=True)
-        start = float(header.get("t_start", 0.0))
-        table["t"] = (_mended_times(table["t"]) if resumed else table["t"]) + start
-        tables.append(table)
-        starts.append(start)
-        env_id = env_id or header.get("env_id")
-    if not tables or not any(len(table) for table in tables):
+    env_id = _monitor_env_id(run_dir)
+    try:
+        data = load_results(str(run_dir))
+    except LoadMonitorResultsError:  # no monitor file yet
         return pd.DataFrame(columns=["r", "l", "t"]), env_id
-    data = pd.concat(tables, ignore_index=True).sort_values("t", kind="stable").reset_index(drop=True)
-    data["t"] -= min(starts)
-    return data, env_id
+    if not {"r", "l", "t"} <= set(data.columns):
+        return pd.DataFrame(columns=["r", "l", "t"]), env_id
+    columns = ["index", "r", "l", "t"] if "index" in data.columns else ["r", "l", "t"]
+    data = data[columns].apply(pd.to_numeric, errors="coerce").dropna()
+    if (Path(run_dir) / RESUMES_CSV).is_file() and len(get_monitor_files(str(run_dir))) == 1 and len(data):
+        data = data.sort_values("index", kind="stable")
+        data["t"] = _mended_times(data["t"])
+        data = data.sort_values("t", kind="stable")
+    return data[["r", "l", "t"]].reset_index(drop=True), env_id
 
 
 def load_run(run_dir: str | Path, algo: str = "", run: str | None = None, frame_skip: int | None = None) -> pd.DataFrame:

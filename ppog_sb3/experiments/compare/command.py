@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ppog_sb3.zoo.compare.plots import plot_approx_kl, plot_clip_fraction, plot_learning_curves, plot_masked_fraction
-from ppog_sb3.zoo.compare.reading import (
+from ppog_sb3.experiments.compare.plots import plot_approx_kl, plot_clip_fraction, plot_learning_curves, plot_masked_fraction
+from ppog_sb3.experiments.compare.reading import (
     PROG,
     X_AXES,
     CompareError,
@@ -22,7 +22,7 @@ from ppog_sb3.zoo.compare.reading import (
     load_progress,
     load_runs,
 )
-from ppog_sb3.zoo.compare.statistics import final_scores, final_scores_per_run, scores_markdown
+from ppog_sb3.experiments.compare.statistics import final_scores, final_scores_per_run, scores_markdown
 
 
 @dataclass
@@ -169,10 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``ppog-zoo compare ARGS``: returns 0, 1 for a user error (one line on stderr), 2 for bad arguments."""
-    import matplotlib
+    """``ppog-zoo compare ARGS``: returns 0, 1 for a user error (one line on stderr), 2 for bad arguments.
 
-    matplotlib.use("Agg")  # files only, never a window
+    The figures are plain ``Figure`` objects saved to files (``savefig`` picks the Agg canvas for PNG by itself):
+    the process's matplotlib backend is never switched, so an in-process caller keeps its own."""
     parser = build_parser()
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
