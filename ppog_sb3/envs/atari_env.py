@@ -1,31 +1,5 @@
-"""Single-env ``entry_point`` of the ``ppog/<Game>-v5`` ids: one ALE env with the vector path's preprocessing.
-
-``gym.make("ppog/SpaceInvaders-v5")`` builds::
-
-    ale_py AtariEnv(frameskip=1, repeat_action_probability=0, minimal action set, 108,000-frame game limit)
-    -> _GameScoreTracker           # raw reward summed over the whole game (all lives)
-    -> NoopResetEnv(30)            # SB3's atari_wrappers, in AtariWrapper's order
-    -> MaxAndSkipEnv(4)
-    -> EpisodicLifeEnv             # if terminal_on_life_loss
-    -> FireResetEnv                # if use_fire_reset and the game has FIRE
-    -> WarpFrame(84)
-    -> ClipRewardEnv               # if clip_reward
-    -> FrameStackObservation(4, padding_type="zero") + reshape to channel-first (4, 84, 84)
-    -> AtariGameMonitor            # game-level info["episode"], like the vector path
-
-i.e. exactly SB3's ``make_atari_env(...)`` + ``VecFrameStack(4)`` observations (channel-first instead of
-channels-last), with the vector path's episode statistics: ``info["episode"]`` only at game end, ``r`` = unclipped
-game score, ``l`` = agent steps; ``info["raw_reward"]`` = unclipped reward since the previous agent step. The
-differences between this and the fast vector path are those listed in ``ppog_sb3.envs.atari_vec_env`` (this env is
-the SB3 reference side of each).
-
-``AtariGameMonitor`` subclasses SB3's ``Monitor`` so that ``PPO("CnnPolicy", env)`` and ``evaluate_policy`` see the
-env as monitored and use its game-level statistics. Wrapping it in another ``Monitor`` (as SB3's ``make_vec_env``
-and rl-zoo always do) replaces them by per-life, clipped-reward statistics: with those, build the envs with
-``make_atari_vec_env`` or ``DummyVecEnv([lambda: gym.make(id)] * n)``.
-
-``gym.make(id, max_episode_steps=N)`` is consumed by gymnasium (it adds a ``TimeLimit`` that restarts at every life
-loss); the game-level limit of this env is ``gym.make(id, max_game_steps=N)`` (agent steps).
+"""Single-env ``entry_point`` of the ``ppog/<Game>-v5`` ids: one ALE env with SB3's Atari wrappers, stacked
+channel-first, and the vector path's game-level episode statistics (wrapper order and caveats: ``docs/fast_atari.md``).
 """
 
 from __future__ import annotations

@@ -1,57 +1,9 @@
 """Fast vectorized Atari for SB3: ale-py's C++ ``AtariVectorEnv`` behind a real ``stable_baselines3`` ``VecEnv``.
 
-``make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)`` gives channel-first ``uint8`` observations of shape
-``(n_envs, 4, 84, 84)`` that SB3's ``CnnPolicy`` takes as they are (no ``VecTransposeImage``), with the preprocessing
-of SB3's ``make_atari_env(...)`` (``AtariWrapper``) + ``VecFrameStack(n_stack=4)`` done in C++ threads: grey 84x84
-frames (``cv2.INTER_AREA`` resize), frame skip 4 with a max-pool over the last 2 frames, up to 30 no-ops and FIRE on
-reset, sign-clipped training rewards, ``done`` on every life loss, no sticky actions, minimal action set, and a
-game-level time limit of 27,000 agent steps (108,000 frames, the limit ale-py 0.12 sets on ``NoFrameskip-v4``).
-
-How the adapter drives the C++ env (all checked on ale-py 0.12.1, see ``tests/envs``):
-
-* ``AtariVectorEnv(reward_clipping=False, life_loss_info=False, episodic_life=False, autoreset_mode="SameStep")``:
-  the C++ env reports ``terminated``/``truncated`` only when the *game* ends (game over, or the frame limit), and then
-  resets that env in the same step, returning the new game's first observation and the last one in
-  ``info["final_obs"]`` (which holds stale data for the envs that did not reset).
-* Life losses are found in Python, exactly as SB3's ``EpisodicLifeEnv`` does: ``0 < lives < lives_before``. (ale-py's
-  ``life_loss_info=True`` also flags them, but then a life loss and a game over both read ``terminated=True``; keeping
-  the C++ flags for game ends only makes the two unambiguous.) A life loss is returned as ``done=True`` with
-  ``terminal_observation`` and without ``"episode"``; the game goes on, as with ``EpisodicLifeEnv``.
-* Rewards come unclipped from C++; the adapter clips them with ``np.sign`` for training (``clip_reward=True``), keeps
-  the raw one in ``info["raw_reward"]`` and sums it into the episode statistics.
-* ``info["episode"] = {"r", "l", "t"}`` (what SB3's ``ep_info_buffer`` reads) is emitted only when the game ends:
-  ``r`` = the real game score (unclipped, all lives), ``l`` = agent steps in the game, ``t`` = seconds since the env was
-  built. ``info["TimeLimit.truncated"]`` is set on every done (True only for the game-level time limit), so SB3
-  bootstraps truncated games.
-
-Differences from SB3's ``make_atari_env(env_id) + VecFrameStack(n_stack=4)`` that remain (defaults):
-
-1. Episode statistics: SB3's ``Monitor`` sits below ``AtariWrapper`` and counts ``l`` in emulator *frames* (including
-   the reset no-ops and FIRE frames); here ``l`` counts agent steps. ``r`` is the same game score in both.
-2. Grey-scaling: ALE converts each frame with its palette's luminance and the max-pool is taken over the two grey
-   frames; SB3 max-pools the RGB frames, then converts with ``cv2.cvtColor(RGB2GRAY)``. Measured on Space Invaders
-   (ale-py 0.12.1, same emulator states, ``test_frames_match_sb3_pipeline``): pixel-identical frames and identical
-   rewards. They can only differ on a pixel where two different non-black colours alternate between the two pooled
-   frames.
-3. Reset no-ops: ale-py draws ``n`` uniformly in ``[0, noop_max - 1]`` and, for games with FIRE, presses FIRE for one
-   frame followed by ``max(n - 1, 0)`` no-op frames (measured: 1..29 frames with the defaults); SB3 does
-   ``1..noop_max`` no-op frames, then FIRE for one agent step (``frame_skip`` frames) and action 2 for one more step.
-   With ``noop_max=0`` and ``use_fire_reset=False`` the fast path starts from the bare ``reset_game()`` state.
-4. After a life loss SB3 (``EpisodicLifeEnv`` + ``FireResetEnv``) plays a hidden no-op step, FIRE step and action-2
-   step before the next observation; here the game just goes on from the life-loss frame (FIRE is pressed only at a
-   game reset). For games that need FIRE to relaunch (Breakout) the agent must learn to press it; Space Invaders does
-   not need it.
-5. Frame stack after a life loss: like ``VecFrameStack`` the adapter zero-pads the stack after every ``done``
-   (observation ``[0, 0, 0, f]``, then ``[0, 0, f, f']``...), but ``f`` is the life-loss frame itself (see 4).
-6. Time limit: counted in agent steps from the end of the reset no-ops (C++), vs ALE's episode frame counter from
-   ``reset_game()`` (including the no-op/FIRE frames) in the SB3 pipeline: the limit can land up to
-   ``(noop_max + 2 * frame_skip) / frame_skip`` agent steps later here.
-7. Sticky actions (``repeat_action_probability > 0``, off by default) are ALE's per-frame stickiness, not SB3's
-   per-agent-step ``StickyActionEnv``.
-8. Seeding: ``seed(s)`` seeds env ``i`` with ``(s + i) mod 2**31`` (the C++ API takes a non-negative C int); it seeds
-   the no-op draw and the ALE system RNG, not numpy's RNG, so the random streams differ from SB3's for the same seed.
-9. ``render()`` / ``get_images()`` show the 84x84 grey agent view as RGB: ale-py's C++ vector env exposes no
-   full-resolution screen.
+``make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)``: channel-first ``uint8`` ``(n_envs, 4, 84, 84)``
+observations with the preprocessing of SB3's ``make_atari_env`` + ``VecFrameStack(4)`` done in C++ threads, life-loss
+``done``s, and a game-level ``info["episode"]``. How the adapter drives the C++ env and the differences from SB3's
+pipeline that remain: ``docs/fast_atari.md``.
 """
 
 from __future__ import annotations

@@ -1,37 +1,6 @@
-"""``PPOGExperimentManager``: rl-zoo's ExperimentManager with PPOG's checks and a sturdier Optuna search.
-
-``ppog-zoo`` hands this subclass to the zoo's own ``train()`` / ``enjoy`` / ``record_video`` as their
-``ExperimentManager`` for the call (:mod:`ppog_sb3.zoo.seams`); the zoo's class is not changed. It keeps
-every zoo flag's meaning and changes only this:
-
-- **Default config** (``--algo ppog`` without ``-conf``): the package's own ``zoo_configs/ppog.yml``, shipped as
-  ``ppog_sb3.zoo_configs`` (:mod:`ppog_sb3.zoo.configs`), as the zoo does for its algorithms; ``-conf`` overrides it.
-- **Up-front checks** (``--algo ppog``): after the zoo has pre-processed the hyperparameters, every key must be
-  a PPOG constructor argument and every value must pass PPOG's own argument checks
-  (:func:`ppog_sb3.ppog.arguments.check_arguments`, no model built); the error names the key and where it came from
-  (``-params`` or the YAML file and its section). An unknown key would otherwise be a ``TypeError`` deep inside
-  model construction, and in ``-optimize`` mode it would fail every trial.
-- **Schedule strings**: the zoo turns ``learning_rate``/``clip_range``/``clip_range_vf`` strings (``lin_X``)
-  into schedules; a malformed one is now reported with its key. ``ent_coef`` and ``vf_learning_rate`` strings
-  (``"0.01"``, ``"lin_0.01"``) are left to PPOG, which parses (and validates) them itself.
-- **The plugin's ids** (``ppog/<Game>-v5``, :func:`ppog_sb3.envs.is_plugin_id`) count as Atari for evaluation
-  (stochastic actions, as the zoo does for ALE games) and for enjoy/record_video, but *not* for the choice of
-  the config section: they never fall back to the ``atari`` section, whose ``AtariWrapper``/``frame_stack``
-  would wrap again observations that are already preprocessed and stacked; a YAML config without a section
-  for such an id is an error that says so.
-- **Fast vectorized env** for the plugin's ``ppog/<Game>-v5`` ids: :meth:`PPOGExperimentManager.create_envs` (the
-  training env, the ``EvalCallback`` env, the envs of ``-optimize`` trials) builds ONE ale-py C++ ``AtariVectorEnv``
-  with the zoo's ``n_envs`` and ``--seed`` instead of ``n_envs`` single envs in a ``DummyVecEnv``, wrapped in
-  :class:`~ppog_sb3.zoo.fast_env.GameVecMonitor`, which writes ``<run folder>/0.monitor.csv`` (SB3's monitor
-  format, one row per game: full-game unclipped score ``r``, agent steps ``l``, time ``t``, copied from the env's
-  ``info["episode"]``) and makes ``EvalCallback`` count games, not lives. What ``n_envs``, ``frame_stack``,
-  ``normalize``, ``env_kwargs`` and ``--vec-env`` mean there: :mod:`ppog_sb3.zoo.fast_env`.
-- **progress.csv**: ``train`` also writes SB3's logger output to ``<run folder>/progress.csv``
-  (:class:`~ppog_sb3.zoo.callbacks.ProgressCSVCallback`, whose docstring says what is in it).
-- **Optuna** (``-optimize``): a default SQLite study that resumes, a default study name shared by all workers,
-  heartbeats that fail the trials of dead workers, a strict ``--max-total-trials``, pruning of non-finite updates,
-  ``--fixed-params``, per-worker sampler seeds, one-line storage errors, HTML plots: the base class
-  :class:`~ppog_sb3.zoo.optuna_study.OptunaSearch`.
+"""``PPOGExperimentManager``: the zoo's ``ExperimentManager`` with PPOG's default config and argument checks, the
+fast env for the plugin's ids, ``progress.csv``, resumable runs and the Optuna search of
+:class:`~ppog_sb3.zoo.optuna_study.OptunaSearch`. What each changes: ``docs/zoo.md``.
 """
 
 from __future__ import annotations

@@ -1,42 +1,5 @@
-"""The zoo's envs for the plugin's ``ppog/<Game>-v5`` ids: ale-py's C++ vector env, with a game-level monitor CSV.
-
-rl-zoo builds ``n_envs`` single envs (``make_vec_env``: ``Monitor`` + ``DummyVecEnv``/``SubprocVecEnv``). For the
-``ppog/`` ids registered by :mod:`ppog_sb3.envs` that is the slow path, and its ``Monitor`` (on top of the env's own
-game-level one) records per-life, clipped-reward "episodes". :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager`
-(training env, evaluation env, Optuna trials) and :func:`create_test_env` (``enjoy``, ``record_video``) build them
-here instead:
-
-- **One** ``AtariVecEnv`` (``gym.make_vec(id, num_envs=n_envs, vectorization_mode="vector_entry_point")``, i.e.
-  ``make_atari_vec_env``) with the zoo's ``n_envs`` and ``--seed`` (env ``i`` gets ``seed + i``, as in the zoo).
-- :class:`GameVecMonitor` on top: it writes SB3's monitor CSV (``#{"t_start", "env_id"}`` line, then ``r,l,t``
-  columns, plus ``info_keywords``) to ``<run folder>/0.monitor.csv``, one row per *game*, copied from the adapter's
-  ``info["episode"]`` (full-game unclipped score, agent steps, seconds since ``t_start``). It sums nothing itself,
-  so nothing is counted twice, and it leaves ``infos`` untouched. Being a ``VecMonitor``, it makes SB3's
-  ``evaluate_policy`` count an evaluation episode only where ``info["episode"]`` is (a game over), not at every
-  ``done`` (a life loss): ``EvalCallback`` reports game scores. ``plot_train``, ``all_plots`` and
-  ``stable_baselines3.common.monitor.load_results`` read the file as any zoo monitor file.
-
-Config keys, for ``ppog/`` ids (decisions; the reasons are in ``zoo_configs/ppog.yml`` too):
-
-- ``n_envs``: emulators inside the one C++ vector env (C++ worker threads: ``min(n_envs, cores)``, or
-  ``env_kwargs: {num_threads: N}``). ``--vec-env dummy|subproc`` does not apply (the C++ env replaces both; the
-  zoo's default ``dummy`` is fine, ``subproc`` is ignored with a note).
-- ``frame_stack``: the env's own ``frame_stack`` option (frames stacked in C++, channel-first); never the zoo's
-  ``VecFrameStack``. Default 4. A different ``env_kwargs.frame_stack`` is an error.
-- ``normalize``: the zoo's ``VecNormalize`` on top of the monitor (the CSV keeps raw game scores), for rewards only:
-  ``normalize: "dict(norm_obs=False, norm_reward=True)"``. Observation normalisation (``normalize: true``) is an
-  error: the policy takes the uint8 frames as images (SB3 scales them by 1/255), float frames would break it.
-- ``env_kwargs``: the options of ``make_atari_vec_env`` (the preprocessing options of
-  :class:`~ppog_sb3.envs.options.AtariOptions`, ``max_episode_steps`` also as the single env's ``max_game_steps``,
-  and ``num_threads``, ``render_mode``); anything else is an error naming the accepted keys
-  (``game``/``n_envs``/``seed`` come from the id, the config and ``--seed``).
-- ``env_wrapper`` (a ``gym.Wrapper`` per sub-env) is an error: the sub-envs live in C++. ``vec_env_wrapper`` works.
-
-Rendering: the C++ env only has the 84x84 grey agent view (``render_mode="rgb_array"``), which is what
-``record_video`` films. ``enjoy`` with rendering on (no ``--no-render``) asks for ``render_mode="human"``, which the
-C++ env cannot do: it then plays the single-env entry point (``gym.make(id, render_mode="human")``, same
-preprocessing, full-resolution ALE window, game-level ``info["episode"]``) in a ``DummyVecEnv``, without the zoo's
-extra per-life ``Monitor``.
+"""The zoo's envs for the plugin's ``ppog/<Game>-v5`` ids: one C++ vector env with a game-level monitor CSV
+(:class:`GameVecMonitor`). What the zoo's config keys mean for these ids: ``docs/fast_atari.md``.
 """
 
 from __future__ import annotations

@@ -1,35 +1,6 @@
-"""Resumable ``ppog-zoo train`` runs with the envs restarted: ``--checkpoint-freq N`` writes a checkpoint, ``--resume``
-continues from it. Not bit for bit (below); the exact in-process resume is :mod:`ppog_sb3.common.exact_resume`.
-
-Long runs (an ALE study run is hours on a 2-core machine) are killed by session ends, preemption and crashes; the
-zoo's own ``--save-freq``/``-i`` start a *new* run from a saved model (schedules, step count and logs restart). This
-is the continuation of the *same* run, for any algorithm of the zoo that is an SB3 ``OnPolicyAlgorithm``:
-
-- **Checkpoint** (:class:`ResumeCheckpointCallback`): at the first rollout boundary after every ``N`` agent steps, the
-  run folder gets ``checkpoint/model_<steps>.zip`` (``model.save``: weights, optimizer states, step and update counts,
-  schedules' progress, the episode-info buffer), ``checkpoint/<EnvName>/vecnormalize.pkl`` when the env is
-  normalized, and then ``checkpoint/checkpoint.yml``: which zip, the step count, how many rows ``progress.csv`` and
-  each ``*.monitor.csv`` had, the logger values recorded since its last row (the ``train/*`` of the update just
-  made, which SB3 writes with the next row) and the training seconds so far. Each file is written to a temporary
-  name and renamed, and ``checkpoint.yml`` last: a process killed at any moment leaves a complete checkpoint.
-- **Resume** (``--resume``, same other arguments): the latest run folder of the env (``<algo>/<EnvName>_<n>``) must
-  hold a checkpoint. The rows written after it are cut from ``progress.csv`` and the monitor files (their steps are
-  trained again), the model is loaded and trains the remaining ``n_timesteps - steps`` with
-  ``reset_num_timesteps=False``, writing on into the same files and folder; ``resumes.csv`` in the run folder gets one
-  row per resume (step, time, training seconds before it, the machine and code commit of the segment it starts).
-
-Decision: a resume is *not* bit for bit the uninterrupted run, and says so. The C++ Atari vector env cannot save its
-emulators' states, so every env starts a new episode at the resume (the episodes in flight at the checkpoint are
-not in the monitor files), and the random streams are reseeded from ``(seed, number of resumes)`` (deterministic:
-the same checkpoint resumed twice continues identically). Everything that learning depends on (weights, optimizer
-moments, learning-rate/clip/entropy schedules, step and update counts) continues exactly. In-process exact resume of
-PPOG, env state included, is :mod:`ppog_sb3.common.exact_resume`. The monitor files' ``t`` continues: a resumed segment's
-monitors start their clock at the checkpoint's training seconds (or at a file's last kept ``t`` when later, so ``t``
-never goes back within a file), and ``t`` is the run's training wall time without the gaps between segments.
-(Runs resumed before ppog-zoo did this have ``t`` restarting at each resume; ``ppog_sb3.experiments.compare.reading``
-mends that when it reads them.) The zoo's evaluation callback (``--eval-freq``) keeps its
-history in memory: after a resume ``evaluations.npz`` holds the resumed segment's evaluations only, and
-``best_model.zip`` is the best of that segment (the study runs train without evaluation).
+"""Resumable ``ppog-zoo train`` runs with the envs restarted: ``--checkpoint-freq N`` writes a checkpoint,
+``--resume`` continues from it. Not bit for bit (the C++ emulators' states are not saved; ``docs/zoo.md`` says what
+continues exactly); the exact in-process resume is :mod:`ppog_sb3.common.exact_resume`.
 """
 
 from __future__ import annotations
