@@ -5,12 +5,23 @@ brings ``requests``, the package rl_zoo3 imports in every ``ppog-zoo`` command a
 declare. A test that passes only because an extra happens to bring a package proves nothing about a user's
 ``pip install .``. So:
 
-- :func:`core_distributions` is the closure of the project's own requirements (no extras; markers evaluated here);
+- :func:`core_distributions` is the closure of the project's own requirements (no extras, or the extras named;
+  markers evaluated here);
 - :func:`core_python` is the interpreter of a virtual environment, made once per test process, whose site-packages
   holds symlinks to exactly those distributions of the test environment (the same files, editable ``ppog_sb3``
   included) and nothing else: the README examples and the ``ppog-zoo`` commands of the tests run with it, so a
   package the project forgets to declare is missing there as on a user's machine. (No console scripts there:
-  run ``python -m ppog_sb3.zoo``.)
+  run ``python -m ppog_sb3.zoo``.) ``core_python(extras=("study",))`` is the same for ``pip install ".[study]"``.
+
+Versions too. The symlinked distributions have the ``[dev]`` environment's versions, and an extra can narrow a core
+dependency: ``[study]`` pins ``pandas<3``, so the core tests ran pandas 2.3 while a bare ``pip install .`` took
+pandas 3. Decision: the core dependencies pin what the tests run with (``pandas<3`` is a core dependency now), and
+:func:`version_differences` asks pip what ``pip install ".[EXTRAS]"`` resolves today, after ``torch`` pinned as the
+README's set-up does (``pip install --dry-run --report``), against the versions this environment holds; a test
+(tests/test_packaging.py) requires no difference. Why not build the core environment from pip's resolution instead:
+it would download and install a second copy of every differing package per test run, and test with versions the
+``[dev]`` environment, and so every other test, never sees; a pin in ``pyproject.toml`` makes the two the same for
+users as well.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from __future__ import annotations
 import atexit
 import functools
 import importlib.metadata as metadata
+import json
 import shutil
 import subprocess
 import sys
@@ -30,6 +42,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PROJECT = "ppog-sb3"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _marker_ok(marker: Marker | None, extras: set[str]) -> bool:
@@ -75,11 +88,12 @@ def _top_level_entries(dist: metadata.Distribution) -> set[Path]:
 
 
 @functools.cache
-def core_python(with_project: bool = True) -> str:
+def core_python(with_project: bool = True, extras: tuple[str, ...] = ()) -> str:
     """A Python whose environment holds the core distributions of this one (symlinks) and nothing else.
 
-    ``with_project=False``: without ``ppog-sb3`` itself (its dependencies only), for running an installed wheel's
-    copy from PYTHONPATH with no editable install in the way.
+    ``extras``: plus what these extras of the project bring (``("study",)``: what ``pip install ".[study]"`` installs),
+    for a subprocess that needs one. ``with_project=False``: without ``ppog-sb3`` itself (its dependencies only), for
+    running an installed wheel's copy from PYTHONPATH with no editable install in the way.
     """
     root = Path(tempfile.mkdtemp(prefix="ppog-core-env-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -94,7 +108,7 @@ def core_python(with_project: bool = True) -> str:
         ).stdout.strip()
     )
     here = Path(sysconfig.get_paths()["purelib"]).resolve()
-    wanted = core_distributions() - (set() if with_project else {canonicalize_name(PROJECT)})
+    wanted = core_distributions(tuple(sorted(extras))) - (set() if with_project else {canonicalize_name(PROJECT)})
     for dist in metadata.distributions():
         if canonicalize_name(dist.metadata["Name"]) not in wanted:
             continue
@@ -102,3 +116,33 @@ def core_python(with_project: bool = True) -> str:
             if entry.exists() and entry.resolve().parent == here and not (site / entry.name).exists():
                 (site / entry.name).symlink_to(entry)
     return str(python)
+
+
+def resolved_versions(extras: tuple[str, ...] = ()) -> dict[str, str]:
+    """Canonical name -> version of every distribution ``pip install ".[EXTRAS]"`` of the checkout installs into an
+    environment that has only torch (pinned to this environment's torch, as the README's set-up installs it first).
+
+    Asks pip (``install --dry-run --ignore-installed --report``), so it needs the package index pip is configured for.
+    """
+    target = f"{REPO}[{','.join(extras)}]" if extras else str(REPO)
+    torch_pin = f"torch=={metadata.version('torch').partition('+')[0]}"
+    with tempfile.TemporaryDirectory(prefix="ppog-resolve-") as folder:
+        report = Path(folder) / "report.json"
+        command = [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed", "--report"]
+        proc = subprocess.run([*command, str(report), torch_pin, target], capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pip could not resolve {target} (is the package index reachable?):\n{proc.stderr[-3000:]}")
+        installs = json.loads(report.read_text())["install"]
+    return {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"] for item in installs}
+
+
+def version_differences(extras: tuple[str, ...] = ()) -> dict[str, tuple[str | None, str | None]]:
+    """Distribution -> (version in :func:`core_python`'s environment, version ``pip install ".[EXTRAS]"`` resolves), for
+    every distribution where the two differ, or that only one of them has (``None`` on the side that lacks it)."""
+    here = {name: metadata.version(name) for name in core_distributions(tuple(sorted(extras)))}
+    resolved = resolved_versions(extras)
+    return {
+        name: (here.get(name), resolved.get(name))
+        for name in sorted(here.keys() | resolved.keys())
+        if here.get(name) != resolved.get(name)
+    }

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -102,3 +106,19 @@ def forward_backward(model, observations, actions):
     loss.backward()
     grads = {name: p.grad.detach().cpu().clone() for name, p in model.policy.named_parameters()}
     return values.float().detach().cpu(), log_prob.float().detach().cpu(), grads
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+#: A fenced block of a Markdown file: its indentation (inside a list item), language and body.
+FENCE = re.compile(r"^( *)```(\S*)\n(.*?)^\1```", flags=re.S | re.M)
+
+
+def readme_blocks(readme: Path = README) -> list[tuple[str, str]]:
+    """(language, code) of every fenced block of ``readme``, in order; blocks indented in a list item are dedented."""
+    return [(language, textwrap.dedent(body)) for _, language, body in FENCE.findall(readme.read_text())]
+
+
+def readme_python_blocks(readme: Path = README) -> list[str]:
+    """The code of the ``python`` fenced blocks (what the README test runs and the packaging test reads)."""
+    return [code for language, code in readme_blocks(readme) if language == "python"]

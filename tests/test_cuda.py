@@ -3,6 +3,9 @@ computes what the CPU computes, and its files load on a CPU-only machine.
 
 Skipped where torch sees no GPU (CI has none); ``benchmarks/gpu_check.sh`` runs them on a GPU machine."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch as th
@@ -54,3 +57,40 @@ def test_cuda_on_the_fast_atari_path():
     model.learn(128)
     assert model.num_timesteps == 128
     env.close()
+
+
+def test_load_on_cuda_leaves_cudnn_flags_and_cuda_generators(tmp_path, monkeypatch):
+    """CUDA started before the load: cuDNN's flags and every CUDA generator's state are what they were (SB3's load
+    sets deterministic on, benchmark off and reseeds the generators with the model's seed)."""
+    PPOG("CnnPolicy", image_vec_env(), device="cuda", **CNN).save(tmp_path / "model")
+    monkeypatch.setattr(th.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(th.backends.cudnn, "benchmark", True)
+    th.cuda.manual_seed_all(123)
+    before = th.cuda.get_rng_state_all()
+    PPOG.load(tmp_path / "model", device="cuda")
+    assert (th.backends.cudnn.deterministic, th.backends.cudnn.benchmark) == (False, True)
+    assert all(th.equal(a, b) for a, b in zip(th.cuda.get_rng_state_all(), before))
+
+
+LOAD_IN_A_FRESH_PROCESS = """
+import sys, torch as th
+from ppog_sb3 import PPOG
+th.backends.cudnn.benchmark = True
+th.cuda.manual_seed_all(5)  # queued: CUDA has not started yet
+assert not th.cuda.is_initialized()
+if sys.argv[1] == "load":
+    PPOG.load(sys.argv[2], device="cuda")  # starts CUDA
+print(th.backends.cudnn.deterministic, th.backends.cudnn.benchmark, th.rand(4, device="cuda").tolist())
+"""
+
+
+def test_load_before_cuda_starts_leaves_the_queued_seed(tmp_path):
+    """CUDA not started before the load (a fresh process): the generators start from the process's own queued seed,
+    not the model's, and the cuDNN flags stay; compared with the same process without the load."""
+    PPOG("CnnPolicy", image_vec_env(), device="cuda", **CNN).save(tmp_path / "model")
+
+    def run(*args: str) -> str:
+        command = [sys.executable, "-c", LOAD_IN_A_FRESH_PROCESS, *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=300).stdout.strip()
+
+    assert run("load", str(tmp_path / "model.zip")) == run("none") and run("none").startswith("False True")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
@@ -13,6 +14,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from ppog_sb3 import PPOG, NonFiniteError
 from ppog_sb3.common.precision import bf16_is_native, has_native_bf16
@@ -60,6 +62,40 @@ def test_load_does_not_reseed_the_process(tmp_path):
     assert _draws() == expected
 
 
+def test_load_leaves_cudnn_flags_and_cuda_generators_alone(tmp_path, monkeypatch):
+    """On a CUDA device SB3's load reseeds the process with ``set_random_seed(seed, using_cuda=True)``: cuDNN
+    ``deterministic`` on, ``benchmark`` off, every CUDA generator reseeded (queued until CUDA starts). The CUDA device
+    is injected: SB3's seeding function runs as on one and records its calls; PPO's load is the reference (it must
+    flip the flags, or the injection is dead). PPOG's load seeds only the model's action space and env, exactly as
+    SB3's does (same env reset, same action samples as PPO's loaded model). Catches the load guard removed from
+    ``ExactResumeMixin.set_random_seed`` (the cuDNN flags flip), and a guard that skips the env or action space."""
+    import stable_baselines3.common.base_class as base_class
+    from stable_baselines3.common import utils
+
+    seeded = []
+
+    def as_on_cuda(seed, using_cuda=False):  # SB3's set_random_seed, as it runs for a model on a CUDA device
+        seeded.append(seed)
+        utils.set_random_seed(seed, using_cuda=True)
+
+    for algo in (PPO, PPOG):
+        model = algo("MlpPolicy", _cartpole(), **TINY)
+        for _ in range(3):
+            model.action_space.sample()  # the saved state is not the seeded one: a skipped seeding shows
+        model.save(tmp_path / algo.__name__)
+    monkeypatch.setattr(base_class, "set_random_seed", as_on_cuda)
+    monkeypatch.setattr(th.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(th.backends.cudnn, "benchmark", True)
+
+    ppog_env, ppo_env = _cartpole(seed=9), _cartpole(seed=9)
+    ppog = PPOG.load(tmp_path / "PPOG", env=ppog_env)
+    assert seeded == [] and (th.backends.cudnn.deterministic, th.backends.cudnn.benchmark) == (False, True)
+    ppo = PPO.load(tmp_path / "PPO", env=ppo_env)
+    assert seeded == [TINY["seed"]] and (th.backends.cudnn.deterministic, th.backends.cudnn.benchmark) == (True, False)
+    np.testing.assert_array_equal(ppog_env.reset(), ppo_env.reset())  # both envs seeded with the model's seed
+    assert [ppog.action_space.sample() for _ in range(5)] == [ppo.action_space.sample() for _ in range(5)]
+
+
 def _seeded_draws(seed: int) -> tuple:
     random.seed(seed), np.random.seed(seed), th.manual_seed(seed)
     return _draws()
@@ -83,6 +119,43 @@ def _draws_after_restore(path, reset_num_timesteps: bool, seed: int | None = Non
         model.set_random_seed(seed)  # an explicit seed wins over the file's streams
     model._setup_learn(16, reset_num_timesteps=reset_num_timesteps)  # what learn() does first
     return _draws()
+
+
+def test_a_file_that_is_not_a_zip_raises_ppos_error(tmp_path):
+    """SB3's words for it, "wasn't a zip-file" (its test_load_bad_zip matches them), plus PPOG's hint. Catches the
+    model-file check's message without them."""
+    (tmp_path / "model.zip").write_text("this is not a zip file")
+    for algo in (PPO, PPOG):
+        with pytest.raises(ValueError, match="wasn't a zip-file"):
+            algo.load(tmp_path / "model.zip")
+
+
+class NoInfosUnlessDone(VecEnvWrapper):
+    """A VecEnv that returns an empty ``infos`` list on steps where no episode ends (SB3's DictObsVecEnv test env)."""
+
+    def reset(self):
+        return self.venv.reset()
+
+    truncations = 0
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.truncations += sum(info.get("TimeLimit.truncated", False) for info in infos)
+        return obs, rewards, dones, infos if dones.any() else []
+
+
+def test_a_vec_env_without_infos_on_quiet_steps_trains_as_with_ppo():
+    """SB3 reads ``infos[i]`` only for an env that is done; so must PPOG's rollout loop (SB3's test_vec_with_ppo:
+    IndexError). Same parameters as PPO's after training, with truncations (bootstrapped from the infos). Catches
+    ``infos[idx]`` read for every env in ``ExactResumeMixin.collect_rollouts``."""
+
+    def env():
+        return NoInfosUnlessDone(make_vec_env(lambda: gym.make("CartPole-v1", max_episode_steps=20), n_envs=2, seed=1))
+
+    ppo = PPO("MlpPolicy", env(), **TINY).learn(64)
+    ppog = PPOG("MlpPolicy", env(), policy_loss="clip", **TINY).learn(64)
+    assert_same_parameters(ppo, ppog)
+    assert ppog.env.truncations > 0
 
 
 # 2. PPO weights (policy and Adam state) into PPOG, by the recipe the error message gives
@@ -114,6 +187,63 @@ def test_mismatched_architecture_is_refused():
     ppog = PPOG("MlpPolicy", _cartpole(), **TINY)
     with pytest.raises((ValueError, RuntimeError)):
         ppog.set_parameters(ppo.get_parameters())
+
+
+def _drop_last_entry(params: dict) -> dict:
+    """SB3's test_save_load malformation: every state dict without its last entry (the optimizer: no param_groups)."""
+    return {name: dict(list(state.items())[:-1]) for name, state in params.items()}
+
+
+MALFORMED = {
+    "each state without its last entry": _drop_last_entry,
+    "optimizer without param_groups": lambda p: {**p, "policy.optimizer": {"state": p["policy.optimizer"]["state"]}},
+    "optimizer without state": lambda p: {**p, "policy.optimizer": {"param_groups": p["policy.optimizer"]["param_groups"]}},
+    "optimizer not a dict": lambda p: {**p, "policy.optimizer": "not a state"},
+    "optimizer with no groups": lambda p: {**p, "policy.optimizer": {"state": {}, "param_groups": []}},
+    "policy without its last tensor": lambda p: {**p, "policy": dict(list(p["policy"].items())[:-1])},
+    "an unknown object": lambda p: {**p, "not_an_object": {}},
+    "no optimizer": lambda p: {"policy": p["policy"]},
+}
+
+
+def _error_type(model, params: dict) -> type[BaseException] | None:
+    try:
+        model.set_parameters(params, exact_match=True)
+    except Exception as error:
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("malform", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_parameters_fail_as_for_ppo(malform):
+    """A malformed ``set_parameters`` dict raises what PPO raises, for PPOG's own parameters and for PPO's (the
+    one-group state PPOG maps); a subclass of PPO's error type where PPOG's message is clearer. Catches the PPO-to-PPOG
+    mapping reading ``param_groups`` before SB3 looks at the dict (SB3's test_save_load got ``KeyError`` for
+    ``RuntimeError``)."""
+    ppo, ppog = PPO("MlpPolicy", _cartpole(), **TINY), PPOG("MlpPolicy", _cartpole(), **TINY)
+    ppo.learn(32), ppog.learn(32)
+    expected = _error_type(PPO("MlpPolicy", _cartpole(), **TINY), malform(ppo.get_parameters()))
+    assert expected is not None
+    for source in (ppog.get_parameters(), ppo.get_parameters()):
+        got = _error_type(PPOG("MlpPolicy", _cartpole(), **TINY), malform(source))
+        assert got is not None and issubclass(got, expected), (got, expected)
+
+
+def test_a_ppo_state_of_another_architecture_fails_as_for_ppo():
+    """The policy does not fit: torch's RuntimeError, as PPO's; only the optimizer does not fit: a ValueError (torch's
+    for PPO, the mapping's clearer one for PPOG). Catches the mapping's ValueError raised before SB3 loads the policy."""
+    small = PPO("MlpPolicy", _cartpole(), **dict(TINY, policy_kwargs=dict(net_arch=[8, 8])))
+    small.learn(32)
+    for algo in (PPO, PPOG):
+        with pytest.raises(RuntimeError, match="size mismatch"):
+            algo("MlpPolicy", _cartpole(), **TINY).set_parameters(small.get_parameters())
+    ppo = PPO("MlpPolicy", _cartpole(), **TINY)
+    ppo.learn(32)
+    grafted = {**ppo.get_parameters(), "policy.optimizer": small.get_parameters()["policy.optimizer"]}
+    with pytest.raises(ValueError):
+        PPO("MlpPolicy", _cartpole(), **TINY).set_parameters(grafted)
+    with pytest.raises(ValueError, match="the architectures differ"):
+        PPOG("MlpPolicy", _cartpole(), **TINY).set_parameters(grafted)
 
 
 # 3. error types: where PPO raises AssertionError, PPOG's error is one too (and still a ValueError with a message)
@@ -189,6 +319,23 @@ def test_live_ent_coef_learning_rates_and_clip_range():
     assert history["train/clip_range"] == [0.2, 0.2, 0.05, 0.05]
     actor, critic = model.policy.optimizer.param_groups
     assert (actor["lr"], critic["lr"]) == (1e-5, 5e-5)
+
+
+def test_live_clip_range_vf_is_used_by_the_next_update():
+    """``clip_range_vf`` set from a callback when rollout 3 starts: updates 3 and 4 clip the value loss with it. The
+    reference is SB3's PPO with a schedule that switches at the same update (progress 0.75, 0.5 | 0.25, 0.0): the
+    same parameters (``torch.equal``), and not those of a PPO whose clip range stays 0.2 (the change matters).
+    Catches ``clip_range_vf`` dropped from ``LIVE_ATTRIBUTES`` or from the schedules rebuilt at the next update."""
+    kwargs = dict(TINY, learning_rate=3e-3)
+    live = PPOG("MlpPolicy", _cartpole(), clip_range_vf=0.2, policy_loss="clip", **kwargs)
+    history = _recorded(live, 4 * 32, SetAtUpdate(3, clip_range_vf=0.05))
+    assert history["train/clip_range_vf"] == [0.2, 0.2, 0.05, 0.05]
+    switched = PPO("MlpPolicy", _cartpole(), clip_range_vf=lambda p: 0.2 if p > 0.4 else 0.05, **kwargs)
+    assert _recorded(switched, 4 * 32)["train/clip_range_vf"] == history["train/clip_range_vf"]
+    assert_same_parameters(live, switched)
+    constant = PPO("MlpPolicy", _cartpole(), clip_range_vf=0.2, **kwargs).learn(4 * 32)
+    value_net = "value_net.weight"
+    assert not th.equal(constant.policy.state_dict()[value_net], live.policy.state_dict()[value_net])
 
 
 def test_live_decay_and_floor_continue_from_the_reached_coefficient(tmp_path):

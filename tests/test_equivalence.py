@@ -7,6 +7,7 @@ import torch as th
 from helpers import SmallImageEnv
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from ppog_sb3 import PPOG
 
@@ -30,6 +31,29 @@ def _assert_same_parameters(a, b):
         for name in state_a:
             assert th.equal(state_a[name], state_b[name]), name
     return params_a
+
+
+def _assert_moved(trained, algo, env_fn, **kwargs):
+    """Training changed the parameters (against an untrained model of the same seed): else equality is vacuous."""
+    untrained = algo(env=env_fn(), seed=7, device="cpu", **kwargs)
+    trained_params = trained.policy.state_dict()
+    moved = max((trained_params[k] - v).abs().max().item() for k, v in untrained.policy.state_dict().items())
+    assert moved > 1e-3, "training did not change the parameters: the comparison would be vacuous"
+
+
+class SimultaneousTruncations(VecEnvWrapper):
+    """Counts the steps on which two or more envs are truncated at once (the CNN test's one-forward-per-env case)."""
+
+    simultaneous = 0
+
+    def reset(self):
+        return self.venv.reset()
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        truncated = sum(bool(done and info.get("TimeLimit.truncated", False)) for done, info in zip(dones, infos))
+        self.simultaneous += truncated >= 2
+        return obs, rewards, dones, infos
 
 
 def _short_cartpole():
@@ -63,10 +87,8 @@ def test_clip_reproduces_ppo_mlp(extra):
     kwargs = {**MLP_KWARGS, **extra}
     ppo = _train(PPO, _short_cartpole, **kwargs)
     ppog = _train(PPOG, _short_cartpole, policy_loss="clip", **kwargs)
-    untrained = PPO(env=_short_cartpole(), seed=7, device="cpu", **kwargs)
     _assert_same_parameters(ppo, ppog)
-    moved = max((ppo.policy.state_dict()[k] - v).abs().max().item() for k, v in untrained.policy.state_dict().items())
-    assert moved > 1e-3, "training did not change the parameters: the comparison would be vacuous"
+    _assert_moved(ppo, PPO, _short_cartpole, **kwargs)
     assert ppo.num_timesteps == ppog.num_timesteps
     assert ppo._n_updates == ppog._n_updates
     if "target_kl" in extra:  # early stopping happened: fewer epochs than 4 rollouts x n_epochs
@@ -90,11 +112,16 @@ def test_clip_reproduces_ppo_gsde_continuous():
     ppo = _train(PPO, env_fn, **kwargs)
     ppog = _train(PPOG, env_fn, policy_loss="clip", **kwargs)
     _assert_same_parameters(ppo, ppog)
+    _assert_moved(ppo, PPO, env_fn, **kwargs)
 
 
 def test_clip_reproduces_ppo_cnn():
+    """Bit for bit on a CNN, including a step where both envs are truncated at once (asserted): SB3 bootstraps each
+    with its own forward pass, and a batched pass rounds differently. Catches one batched pass for the truncated envs
+    in ``ExactResumeMixin.collect_rollouts``."""
+
     def env_fn():
-        return make_vec_env(lambda: SmallImageEnv(max_steps=20), n_envs=2, seed=5)
+        return SimultaneousTruncations(make_vec_env(lambda: SmallImageEnv(max_steps=20), n_envs=2, seed=5))
 
     kwargs = dict(
         policy="CnnPolicy",
@@ -106,6 +133,8 @@ def test_clip_reproduces_ppo_cnn():
     ppo = _train(PPO, env_fn, **kwargs)
     ppog = _train(PPOG, env_fn, policy_loss="clip", **kwargs)
     _assert_same_parameters(ppo, ppog)
+    _assert_moved(ppo, PPO, env_fn, **kwargs)
+    assert ppo.env.simultaneous >= 1 and ppog.env.simultaneous == ppo.env.simultaneous
 
 
 def test_ppog_loss_differs_from_ppo():

@@ -11,19 +11,22 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from core_only import core_distributions, core_python
+from core_only import core_distributions, core_python, version_differences
+from helpers import readme_python_blocks
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 
-tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (the CI's); the checks below read pyproject.toml
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the package supports 3.10: tomli (the [dev] extra's, for Python < 3.11) is the same parser
+    import tomli as tomllib
 
 
 def pyproject() -> dict:
@@ -39,10 +42,6 @@ def imported_modules(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.partition(".")[0])
     return names - {"__future__"}
-
-
-def readme_python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", (REPO / "README.md").read_text(), flags=re.S | re.M)
 
 
 def notebook_code(path: Path) -> str:
@@ -82,7 +81,7 @@ def test_every_import_is_a_declared_dependency():
     # Decision: modules that need an extra say so where they import it (a one-line ImportError hint) and are listed
     # here with it; everything else needs the core dependencies only
     with_study = core_distributions(("study",))
-    needs_extra = {"ppog_sb3/zoo/study/report.py": with_study}
+    needs_extra = {"ppog_sb3/experiments/study/report.py": with_study}
     assert undeclared({"rliable"}, core) and not undeclared({"rliable"}, with_study)
     problems = {}
     for name, source in sources.items():
@@ -104,6 +103,44 @@ def test_core_environment_lacks_the_extras():
     for module in ("pytest", "IPython", "optuna_dashboard", "nbclient", "minatar", "rliable"):
         proc = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True)
         assert proc.returncode == 1 and f"No module named '{module}'" in proc.stderr, (module, proc.stderr[-500:])
+
+
+def test_the_toml_parser_is_declared_for_every_supported_python():
+    """This module reads pyproject.toml on every Python the package supports: tomllib from 3.11, tomli (declared in
+    ``[dev]`` for older ones) before. Catches the ``[dev]`` line dropped, or a requires-python that admits a Python
+    with neither (this module once skipped itself there with ``importorskip("tomllib")``)."""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    project = pyproject()["project"]
+    supported = SpecifierSet(project["requires-python"])
+    tomli = [Requirement(r) for r in project["optional-dependencies"]["dev"] if Requirement(r).name == "tomli"]
+    without_tomllib = [f"3.{minor}" for minor in range(11) if f"3.{minor}" in supported]
+    assert without_tomllib == ["3.10"]  # requires-python >= 3.10
+    for version in without_tomllib:
+        assert any(r.marker is not None and r.marker.evaluate({"python_version": version}) for r in tomli), version
+    assert tomli and all(not r.marker.evaluate({"python_version": "3.11"}) for r in tomli if r.marker is not None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extras", [(), ("study",)], ids=["core", "core+study"])
+def test_core_environment_has_the_versions_pip_install_resolves(extras):
+    """The core-only Python of the tests (and its ``[study]`` variant) holds the versions a bare ``pip install .``
+    (``".[study]"``) resolves, not only the names: pip is asked (a dry run). Catches ``pandas<3`` only in ``[study]``
+    (the core tests ran pandas 2.3 while ``pip install .`` took pandas 3), or any extra narrowing a core package."""
+    differences = version_differences(extras)
+    assert not differences, "the tests' core environment is not what `pip install` resolves (here, resolved):\n" + "\n".join(
+        f"  {name}: {here} != {resolved}" for name, (here, resolved) in differences.items()
+    )
+
+
+def test_core_python_with_an_extra_sees_that_extra_only():
+    """``core_python(extras=("study",))``: core plus what ``[study]`` brings (rliable, minatar), not ``[dev]``'s."""
+    python = core_python(extras=("study",))
+    ok = subprocess.run([python, "-c", "import rliable, minatar, ppog_sb3, rl_zoo3"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    proc = subprocess.run([python, "-c", "import pytest"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "No module named 'pytest'" in proc.stderr, proc.stderr[-500:]
 
 
 def test_pip_check_is_clean():

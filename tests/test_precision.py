@@ -51,17 +51,54 @@ def test_bf16_keeps_loss_buffer_and_optimizer_in_fp32():
     assert cosine > 0.98
 
 
-def test_bf16_without_native_support_warns():
-    if has_native_bf16(th.device("cpu")):
-        pytest.skip("this CPU has native bf16: nothing to warn about")
-    with pytest.warns(UserWarning, match="emulated and much slower"):
-        PPOG("MlpPolicy", "CartPole-v1", precision="bf16", device="cpu")
+@pytest.mark.parametrize("native", [False, True], ids=["emulated", "native"])
+def test_bf16_warns_only_where_it_is_emulated(monkeypatch, native):
+    """``precision="bf16"`` warns where bf16 is only emulated, and only there; the capability is injected, so both
+    cases run on every machine (this test once skipped itself where bf16 is native). Catches the warning removed,
+    or given whatever the hardware."""
+    import warnings
+
+    from ppog_sb3.common import precision
+
+    monkeypatch.setattr(precision, "has_native_bf16", lambda device, *args, **kwargs: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = PPOG("MlpPolicy", "CartPole-v1", precision="bf16", device="cpu", n_steps=16, batch_size=16)
+    emulated = [w for w in caught if "emulated and much slower" in str(w.message)]
+    assert model._use_bf16 and len(emulated) == (0 if native else 1)
 
 
 def test_auto_precision_follows_the_hardware():
     model = PPOG("MlpPolicy", "CartPole-v1", precision="auto", device="cpu")
     assert model._use_bf16 == has_native_bf16(th.device("cpu"))
     assert model.precision == "auto"
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to run PPOG on the GPU")  # SB3's advice for any non-CPU device
+@pytest.mark.parametrize("native_on", ["meta", "cpu"])
+def test_auto_precision_decides_on_the_models_device(monkeypatch, tmp_path, native_on):
+    """``precision="auto"`` asks about the model's own device, at construction and at load. The model is on torch's
+    ``meta`` device (no data; it exists on every machine) standing in for a GPU, with bf16 faked native on that
+    device only, or on the CPU only. Catches ``use_bf16(self.precision, th.device("cpu"))`` (or any device but the
+    model's) in ``PPOG._setup_model``, which every other precision test, run on a CPU model, lets through."""
+    from ppog_sb3.common import precision
+
+    asked: list[th.device] = []
+
+    def native_here(device, *args, **kwargs) -> bool:  # the capability, injected: only `native_on` has bf16
+        asked.append(th.device(device))
+        return th.device(device).type == native_on
+
+    monkeypatch.setattr(precision, "has_native_bf16", native_here)
+    model = PPOG("MlpPolicy", "CartPole-v1", precision="auto", device="meta", n_steps=16, batch_size=16)
+    assert model.device == th.device("meta") and next(model.policy.parameters()).is_meta
+    assert asked == [th.device("meta")]
+    assert model._use_bf16 is (native_on == "meta")
+
+    PPOG("MlpPolicy", "CartPole-v1", precision="auto", device="cpu", n_steps=16, batch_size=16).save(tmp_path / "model")
+    asked.clear()
+    loaded = PPOG.load(tmp_path / "model", device="meta")  # decided again for the device it is loaded on
+    assert asked == [th.device("meta")] and loaded._use_bf16 is (native_on == "meta")
 
 
 def test_cnn_policy_feeds_bf16_images_directly_under_autocast():

@@ -7,6 +7,7 @@ see :data:`STEP_BUDGET` and :func:`shrink`.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from core_only import core_python
+from helpers import readme_blocks, readme_python_blocks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,7 +24,7 @@ STEP_BUDGET = 1024
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", (REPO / "README.md").read_text(), flags=re.S | re.M)
+    return readme_python_blocks(REPO / "README.md")
 
 
 def shrink(block: str) -> str:
@@ -43,8 +45,23 @@ BLOCKS = python_blocks()
 
 
 def test_readme_has_its_examples():
-    assert len(BLOCKS) == 3 and "make_atari_env" in BLOCKS[0] and "COURSE_SETTINGS" in BLOCKS[1]
-    assert "make_atari_vec_env" in BLOCKS[2]
+    assert len(BLOCKS) == 6 and "make_atari_env" in BLOCKS[0] and "COURSE_SETTINGS" in BLOCKS[1]
+    assert "FrameStackRolloutBuffer" in BLOCKS[2] and 'gym.make_vec("ppog/SpaceInvaders-v5"' in BLOCKS[3]
+    assert "MaskablePPOG(" in BLOCKS[4] and "RecurrentPPOG(" in BLOCKS[5]
+
+
+def test_no_python_outside_a_python_fence():
+    """Every README block that is Python is in a ``python`` fence, so it runs here (an indented one in a list item
+    too). Catches Python in a plain fence (the FrameStackRolloutBuffer example was one, and never ran)."""
+    blocks = readme_blocks(REPO / "README.md")
+    assert sum(language == "python" for language, _ in blocks) == len(BLOCKS)
+    for language, code in blocks:
+        if language in ("", "py", "python3"):
+            try:
+                ast.parse(code)
+            except SyntaxError:
+                continue  # pseudo-code (the loss formulas)
+            raise AssertionError(f"Python in a ```{language} fence, which the README test does not run:\n{code}")
 
 
 @pytest.mark.slow

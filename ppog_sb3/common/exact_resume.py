@@ -5,11 +5,14 @@
 - **Atomic saves.** ``save(path)`` writes a temporary file in the same folder, fsyncs it and renames it over the
   target: a process killed mid-save leaves the previous file intact.
 - **The model's random streams.** ``save`` stores the random-number-generator states (python, numpy, torch, the
-  action space). ``load`` keeps them *on the model* and leaves the process's generators alone (SB3's own ``load``
-  reseeds them with the model's ``seed``; that is undone too): an evaluation script that loads a model keeps its own
-  random streams. They are put back only where exact resume needs them: at the next
-  ``learn(..., reset_num_timesteps=False)`` that continues the saved run on the loaded env state (``load(...,
-  force_reset=False)``); a new run, an env reset or ``set_random_seed`` (an explicit seed wins) discards them.
+  action space). ``load`` keeps them *on the model* and leaves the process alone: SB3's own ``load`` reseeds the
+  process's generators with the model's ``seed`` (python, numpy, torch and every CUDA generator, queued until CUDA
+  starts if it has not) and, for a CUDA device, sets cuDNN's ``deterministic`` on and ``benchmark`` off; here it seeds
+  only what is the model's (its action space and env, as SB3 does), and the draws of building the policy are undone.
+  An evaluation script that loads a model keeps its own random streams and cuDNN mode. The saved states are put back
+  only where exact resume needs them: at the next ``learn(..., reset_num_timesteps=False)`` that continues the saved
+  run on the loaded env state (``load(..., force_reset=False)``); a new run, an env reset or ``set_random_seed`` (an
+  explicit seed wins) discards them.
 - **Partial rollouts.** A save during a rollout (by a callback: ``CheckpointCallback``, the zoo's ``--save-freq``)
   also stores the steps collected so far, and the loaded model continues that rollout. The mixin's
   ``collect_rollouts`` (SB3's loop, with ``callback.on_step()`` after ``rollout_buffer.add``) does this; an algorithm
@@ -24,6 +27,7 @@ bit for bit where the uninterrupted run ends. SB3 model files are pickles: load 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import io
 import json
 import os
@@ -44,6 +48,9 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 SelfResume = TypeVar("SelfResume", bound="ExactResumeMixin")
+
+#: True while :meth:`ExactResumeMixin.load` runs (SB3's load calls ``set_random_seed`` from ``_setup_model``).
+_LOADING: contextvars.ContextVar[bool] = contextvars.ContextVar("ppog_sb3_loading", default=False)
 
 PARTIAL_ROLLOUT_MEMBER = "partial_rollout.npz"
 PARTIAL_ROLLOUT_FIELDS = ("observations", "actions", "rewards", "episode_starts", "values", "log_probs")
@@ -144,9 +151,10 @@ class ExactResumeMixin(OnPolicyAlgorithm):
             # are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
             # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
             buffer_rewards = rewards
+            # infos[idx] only where done, as SB3: a VecEnv may return no infos on a step without episode ends
             for idx, done in enumerate(dones):
-                info = infos[idx]
-                if done and info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
+                info = infos[idx] if done else {}
+                if info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
                     if buffer_rewards is rewards:
                         buffer_rewards = rewards.copy()
                     terminal_obs = self._model_input(self.policy.obs_to_tensor(info["terminal_observation"])[0])
@@ -199,8 +207,15 @@ class ExactResumeMixin(OnPolicyAlgorithm):
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
 
     def set_random_seed(self, seed: int | None = None) -> None:
+        """SB3's, except inside :meth:`load`: there only the model's own action space and env are seeded (SB3's two
+        last steps), not the process (its python, numpy, torch and CUDA generators, its cuDNN flags)."""
         self._pending_rng_states = None  # an explicit seed wins over the loaded model's streams
-        super().set_random_seed(seed)
+        if not _LOADING.get():
+            super().set_random_seed(seed)
+        elif seed is not None:
+            self.action_space.seed(seed)
+            if self.env is not None:
+                self.env.seed(seed)
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | pathlib.Path | io.BufferedIOBase, exclude: Any = None, include: Any = None) -> None:
@@ -242,11 +257,12 @@ class ExactResumeMixin(OnPolicyAlgorithm):
         if isinstance(path, (str, os.PathLike)):
             path = check_model_file(path, cls._model_file_keys, cls.__name__, cls._foreign_model_hint)
         process_states = capture_rng_states()
+        loading = _LOADING.set(True)  # SB3's load would reseed the process (_setup_model -> set_random_seed)
         try:
             model = super().load(path, env, *args, **kwargs)
         finally:
-            # SB3's load reseeds the process with the model's seed (_setup_model -> set_random_seed): undo that
-            restore_rng_states(process_states)
+            _LOADING.reset(loading)
+            restore_rng_states(process_states)  # building the policy draws its initial weights: undone
         if isinstance(path, pathlib.Path):
             model._resume_rollout = read_partial_rollout(path)
         model._pending_rng_states = model.__dict__.pop("_rng_states", None)
@@ -341,8 +357,10 @@ def check_model_file(path: str | os.PathLike, required_keys: tuple[str, ...], al
                 raise ValueError(f"{resolved} is a zip archive but not a Stable-Baselines3 model (members: {sorted(names)}).")
             data = json.loads(archive.read("data"))
     except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
+        # "wasn't a zip-file": SB3's own words for it (its tests and users' code match them)
+        what = f"it wasn't a zip-file ({error})" if isinstance(error, zipfile.BadZipFile) else str(error)
         raise ValueError(
-            f"{resolved} is not a model file: {error}. It may be truncated (an interrupted copy or save) or not a model."
+            f"{resolved} is not a model file: {what}. It may be truncated (an interrupted copy or save) or not a model."
         ) from None
     missing = [key for key in required_keys if key not in data]
     if missing:

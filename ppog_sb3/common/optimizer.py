@@ -7,6 +7,14 @@ from typing import Any
 import torch as th
 
 
+def is_single_group_state(state: Any) -> bool:
+    """Whether ``state`` is an optimizer state dict with exactly one parameter group (SB3's PPO saves such).
+
+    Only the groups are looked at: a state that is malformed otherwise fails in :func:`map_single_group_state` as
+    in torch's ``load_state_dict`` (``KeyError: 'state'``)."""
+    return isinstance(state, dict) and isinstance(state.get("param_groups"), list) and len(state["param_groups"]) == 1
+
+
 def map_single_group_state(state: dict[str, Any], optimizer: th.optim.Optimizer, parameters: list[th.nn.Parameter]) -> dict:
     """A one-group optimizer state over ``parameters`` (in that order; SB3's policies build their optimizer over
     ``policy.parameters()``) as a state dict of ``optimizer``, which holds the same parameters in several groups.
@@ -21,7 +29,7 @@ def map_single_group_state(state: dict[str, Any], optimizer: th.optim.Optimizer,
             f"Cannot map an optimizer state with {len(state['param_groups'])} parameter groups onto "
             f"{len(optimizer.param_groups)} (only a single-group state, as SB3's PPO saves, maps)."
         )
-    source_indices = state["param_groups"][0]["params"]
+    entries, source_indices = state["state"], state["param_groups"][0]["params"]
     if len(source_indices) != len(parameters):
         raise ValueError(
             f"The optimizer state has {len(source_indices)} parameters, this policy {len(parameters)}: "
@@ -30,9 +38,9 @@ def map_single_group_state(state: dict[str, Any], optimizer: th.optim.Optimizer,
     position = {id(p): i for i, p in enumerate(p for group in optimizer.param_groups for p in group["params"])}
     mapped = {}
     for parameter, source_index in zip(parameters, source_indices):
-        if source_index not in state["state"]:
+        if source_index not in entries:
             continue  # no step taken yet for this parameter
-        entry = state["state"][source_index]
+        entry = entries[source_index]
         for key, value in entry.items():
             if isinstance(value, th.Tensor) and value.dim() > 0 and value.shape != parameter.shape:
                 raise ValueError(

@@ -13,9 +13,8 @@ from typing import Any
 
 import torch as th
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.save_util import load_from_zip_file
 
-from ppog_sb3.common.optimizer import map_single_group_state
+from ppog_sb3.common.optimizer import is_single_group_state, map_single_group_state
 
 
 class ActorCriticOptimizer(OnPolicyAlgorithm):
@@ -50,14 +49,22 @@ class ActorCriticOptimizer(OnPolicyAlgorithm):
         state is mapped parameter by parameter onto PPOG's groups (the policies' parameter order is the same for the
         same architecture); PPOG's group settings (learning rates) stay. So ``ppog.set_parameters(ppo.get_parameters())``
         and ``ppog.set_parameters("ppo_model.zip")`` copy a PPO's policy and optimizer into PPOG.
+
+        The mapping runs inside SB3's load of the optimizer (a torch ``load_state_dict`` pre-hook, registered for
+        this call only), so every other input goes through SB3 and torch as for PPO and fails as it fails there: a
+        malformed dict in SB3's order (the policy's strict load first, its ``RuntimeError``, as SB3's own
+        ``test_save_load`` expects), a PPO state of another architecture with torch's ``RuntimeError`` for the policy,
+        an optimizer state that does not fit with a ``ValueError`` (the mapping's, which names the cause, where torch
+        raises its own).
         """
-        if isinstance(load_path_or_dict, dict):
-            params = load_path_or_dict
-        else:
-            _, params, _ = load_from_zip_file(load_path_or_dict, device=device, load_data=False)
-            assert params is not None
-        optimizer_state = params.get("policy.optimizer")
-        if optimizer_state is not None and len(optimizer_state["param_groups"]) != len(self.policy.optimizer.param_groups):
-            mapped = map_single_group_state(optimizer_state, self.policy.optimizer, list(self.policy.parameters()))
-            params = {**params, "policy.optimizer": mapped}
-        super().set_parameters(params, exact_match=exact_match, device=device)
+
+        def map_ppo_state(optimizer: th.optim.Optimizer, state: dict[str, Any]) -> dict[str, Any] | None:
+            if is_single_group_state(state) and len(optimizer.param_groups) > 1:
+                return map_single_group_state(state, optimizer, list(self.policy.parameters()))
+            return None  # PPOG's own layout, or not an optimizer state: torch loads (or refuses) it as given
+
+        handle = self.policy.optimizer.register_load_state_dict_pre_hook(map_ppo_state)
+        try:
+            super().set_parameters(load_path_or_dict, exact_match=exact_match, device=device)
+        finally:
+            handle.remove()
