@@ -1,33 +1,6 @@
-"""``ppog-zoo``: rl-baselines3-zoo's command line with PPOG registered (``--algo ppog``).
-
-Usage: ``ppog-zoo COMMAND [zoo arguments]`` (also ``python -m ppog_sb3.zoo COMMAND ...``). Each command registers
-PPOG in the zoo's tables (:func:`ppog_sb3.zoo.registry.register`) and runs the zoo's own command with the same
-arguments, parsed by the zoo's own parsers from ``sys.argv`` (set for the call, as ``rl_zoo3.cli`` does), with
-ppog-zoo's classes handed in for the call (:mod:`ppog_sb3.zoo.seams`), so every zoo flag keeps its meaning and
-``--algo ppo`` etc. still work. Additions:
-
-- ``train`` (only with ``-optimize``): ``--heartbeat-interval S`` and ``--grace-period S`` (Optuna heartbeat of
-  RDB storages; defaults 60/120 s, or the environment variables ``PPOG_ZOO_HEARTBEAT_INTERVAL`` /
-  ``PPOG_ZOO_GRACE_PERIOD``; 0 disables the heartbeat) and ``--fixed-params KEY:VALUE ...`` (pin raw search-space
-  parameters). Without ``--storage`` the study is an SQLite file ``<log-folder>/<algo>/optuna/<study>.db``
-  and ``--study-name`` defaults to ``<algo>-<env>`` (see :mod:`ppog_sb3.zoo.exp_manager`).
-- ``-params`` / ``--env-kwargs`` values that are not Python expressions (``ent_coef:lin_0.01``) stay strings.
-- ``record_video`` is the zoo's ``python -m rl_zoo3.record_video`` script (the zoo's own CLI lacks it).
-- ``plot_train``: ``-o/--output FILE`` saves the figure (e.g. ``.png``) where the zoo calls ``plt.show()``. The plots
-  leave matplotlib's backend as it was and close the figures they made when they return.
-- ``plot_train`` / ``all_plots``: an env id with a namespace in ``-e/--env`` (``ppog/SpaceInvaders-v5``) is turned
-  into the zoo's folder name (``ppog-SpaceInvaders-v5``), which is what the zoo's plots match run folders against.
-- ``train`` also writes SB3's logger output to ``<run folder>/progress.csv`` (see :mod:`ppog_sb3.zoo.exp_manager`),
-  and uses the fast C++ vector env for ``ppog/<Game>-v5`` ids (see :mod:`ppog_sb3.zoo.fast_env`; so do ``enjoy``
-  and ``record_video``). ``--vec-env`` does not apply to those ids.
-- ``compare``: PPOG-vs-PPO plots from zoo log folders, ``ppog_sb3.experiments.compare.main(argv)``, imported when
-  the command runs.
-- ``study``: a many-seed study of zoo runs (``run``, resumable; ``status``; ``random``; ``report`` with rliable
-  statistics), :mod:`ppog_sb3.experiments.study`.
-- Errors are one line on stderr, ``ppog-zoo COMMAND: error: ...``, with exit code 2 for bad arguments and 1 for
-  anything else (bad config, unreachable storage, ...); ``PPOG_ZOO_DEBUG=1`` shows the traceback instead.
-
-Extra commands: :func:`register_command` adds one.
+"""``ppog-zoo``: rl-baselines3-zoo's command line with PPOG registered (``--algo ppog``), plus ``compare``,
+``study`` and ``best-config``. Each zoo command runs through the zoo's own entry point with every flag's meaning
+kept (:mod:`ppog_sb3.zoo.seams`); what ppog-zoo adds to each: ``docs/zoo.md``.
 """
 
 from __future__ import annotations
@@ -272,6 +245,17 @@ def _run_study(argv: list[str]) -> int | None:
 
 
 register_command("study", _run_study, "many-seed studies: run (resumable), status, random scores, report (rliable)")
+
+
+def _run_best_config(argv: list[str]) -> int | None:
+    """``ppog-zoo best-config ARGS``: :mod:`ppog_sb3.zoo.best_config` (ppog registered: its converter)."""
+    _register_zoo()
+    from ppog_sb3.zoo.best_config import main as best_config_main
+
+    return best_config_main(argv)
+
+
+register_command("best-config", _run_best_config, "write an Optuna search's best trial as a zoo config section")
 
 
 # ---------------------------------------------------------------------- dispatcher

@@ -28,7 +28,11 @@ so each is testable without the zoo. What the search does:
   ``postgresql://`` URLs go to psycopg 3, the driver SQLAlchemy 2.1 picks for them and the one this project
   depends on, so the same URL works in ``optuna.load_study``, notebooks and ``optuna-dashboard``;
 * the optimization plots are written next to the report as HTML (``*_history.html``,
-  ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser).
+  ``*_importances.html``) when plotly is installed, instead of ``fig.show()`` (which needs a browser);
+* a trial's sampled ``policy_kwargs`` (``net_arch``, ``activation_fn``) update the config's key by key, in the
+  search and with ``--trial-id``, instead of replacing them (the zoo's ``kwargs.update``): a config's
+  ``features_extractor_class`` stays (:mod:`ppog_sb3.zoo.policy_kwargs`); ``--trial-id 0``, which the zoo skips
+  silently (``if self.trial_id:``), is an error.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import sys
 import time
 import warnings
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,9 +63,13 @@ from rl_zoo3.exp_manager import ExperimentManager
 
 from ppog_sb3.ppog import NonFiniteError
 from ppog_sb3.zoo.errors import ZooError
+from ppog_sb3.zoo.policy_kwargs import merge_policy_kwargs_source, merging_policy_kwargs
 
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 120
+#: The study's user attributes naming the search's ``--algo`` and env id (set when the study is created)
+STUDY_ALGO_ATTR = "ppog_zoo_algo"
+STUDY_ENV_ATTR = "ppog_zoo_env"
 
 
 @dataclass
@@ -274,6 +283,12 @@ class OptunaSearch(ExperimentManager):
         """``ppog-zoo train``'s own search options; the default study name and SQLite storage (call from ``__init__``)."""
         self.settings = settings if settings is not None else OptimizationSettings()
         self._explicit_storage = self.storage is not None
+        self._trial_policy_kwargs: dict[str, Any] | None = None
+        if self.trial_id == 0 and not self.optimize_hyperparameters:
+            raise ZooError(
+                "--trial-id 0: rl_zoo3 2.9 skips trial 0 without a word (`if self.trial_id:`) and would train the "
+                "config alone; write the trial's configuration with `ppog-zoo best-config --trial-id 0` and train with it"
+            )
         if self.optimize_hyperparameters or self.trial_id is not None:
             if self.study_name is None:
                 self.study_name = default_study_name(self.algo, self.env_name)
@@ -326,6 +341,27 @@ class OptunaSearch(ExperimentManager):
         except (ValueError, KeyError, TypeError) as error:
             raise ZooError(f"--fixed-params: {' '.join(str(error).split())}") from error
 
+    def load_trial(self, storage: str, study_name: str, trial_id: int | None = None, convert: bool = True) -> dict[str, Any]:
+        """The zoo's, with the trial's ``policy_kwargs`` kept aside for :meth:`read_hyperparameters` to merge."""
+        params = super().load_trial(storage, study_name, trial_id, convert)
+        if convert and isinstance(params.get("policy_kwargs"), dict):
+            params = dict(params)
+            self._trial_policy_kwargs = params.pop("policy_kwargs")
+        return params
+
+    def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The zoo's; with ``--trial-id`` the trial's ``policy_kwargs`` update the config's key by key, written as the
+        zoo's source string (so ``config.yml`` shows them); ``-params policy_kwargs:...`` still replaces both."""
+        self._trial_policy_kwargs = None
+        hyperparams, saved = super().read_hyperparameters()
+        trial_kwargs, self._trial_policy_kwargs = self._trial_policy_kwargs, None
+        if trial_kwargs is None or "policy_kwargs" in (self.custom_hyperparams or {}):
+            return hyperparams, saved
+        merged = merge_policy_kwargs_source(hyperparams.get("policy_kwargs"), trial_kwargs)
+        hyperparams["policy_kwargs"] = merged
+        print(f"policy_kwargs: the config's, updated with trial {self.trial_id}'s: {merged}")
+        return hyperparams, OrderedDict(sorted({**saved, "policy_kwargs": merged}.items()))
+
     def objective(self, trial: optuna.Trial) -> float:
         """The zoo's objective; a trial past ``--max-total-trials`` is not run, a non-finite update prunes the trial."""
         if self.max_total_trials is not None:
@@ -375,11 +411,13 @@ class OptunaSearch(ExperimentManager):
             print(f"Study '{self.study_name}' in {self._storage_label()}: {n_existing} trials so far")
         if "command" not in study.user_attrs:
             study.set_user_attr("command", " ".join(sys.orig_argv))
+            study.set_user_attr(STUDY_ALGO_ATTR, self.algo)  # for ppog-zoo best-config
+            study.set_user_attr(STUDY_ENV_ATTR, self.env_name.gym_id)
             for key in sorted(self._hyperparams):
                 study.set_user_attr(key, str(self._hyperparams[key]))
 
         try:
-            with quiet_over_cap_trials():
+            with quiet_over_cap_trials(), merging_policy_kwargs(self.algo, self._hyperparams.get("policy_kwargs")):
                 self._optimize(study)
         except KeyboardInterrupt:
             pass
