@@ -7,6 +7,8 @@ MinAtar games as ``MinAtar/<Game>-v1`` (the ``minatar`` package is the ``[study]
 
 from ppog_sb3.envs import make_atari_vec_env, register_envs, register_minatar_envs
 from ppog_sb3.ppog import PPOG, CnnPolicy, MlpPolicy, MultiInputPolicy, NonFiniteError
+from ppog_sb3.ppog_mask import MaskablePPOG
+from ppog_sb3.ppog_recurrent import RecurrentPPOG
 
 __version__ = "0.1.0"
 
@@ -15,6 +17,8 @@ register_minatar_envs()
 
 __all__ = [
     "PPOG",
+    "MaskablePPOG",
+    "RecurrentPPOG",
     "CnnPolicy",
     "MlpPolicy",
     "MultiInputPolicy",

@@ -155,7 +155,7 @@ def test_package_list_names_every_package_and_ships_the_configs():
     assert set(settings["packages"]) == on_disk | {"ppog_sb3.zoo_configs"}
     assert settings["package-dir"] == {"ppog_sb3.zoo_configs": "zoo_configs"}
     assert settings["package-data"]["ppog_sb3.zoo_configs"] == ["*.yml", "minatar/*.yml", "space_invaders/*.yml"]
-    assert sorted(p.name for p in (REPO / "zoo_configs").glob("*.yml")) == ["ppo.yml", "ppog.yml"]
+    assert sorted(p.name for p in (REPO / "zoo_configs").glob("*.yml")) == ["ppo.yml", "ppog.yml", "ppog_lstm.yml"]
 
 
 def test_default_config_is_the_packaged_one_for_ppog_only():

@@ -127,8 +127,9 @@ def check_action_space(
     action_space: spaces.Space, supported: tuple[type[spaces.Space], ...] = SUPPORTED_ACTION_SPACES, algo: str = "PPOG"
 ) -> None:
     if not isinstance(action_space, supported):
-        raise InvalidArgumentError(
-            f"Unsupported action space {action_space!r}: {algo} supports {', '.join(s.__name__ for s in supported)}."
+        raise InvalidArgumentError(  # "The algorithm only supports": SB3's words, which its tests and users match
+            f"Unsupported action space {action_space!r}. The algorithm only supports "
+            f"{', '.join(s.__name__ for s in supported)} as action spaces ({algo})."
         )
 
 

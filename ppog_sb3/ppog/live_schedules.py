@@ -44,6 +44,16 @@ class LiveSchedules(OnPolicyAlgorithm):
         "ent_coef_min",
     )
 
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_schedule_sources"]
+
+    def _check_live_attributes(self) -> None:
+        """The checks of the live attributes (at construction, and at the update after one was set)."""
+        arguments.check_ent_coef(self.ent_coef, self.ent_coef_decay, self.ent_coef_min)
+        arguments.check_clip_range(self.clip_range)
+        arguments.check_clip_range_vf(self.clip_range_vf)
+        arguments.check_vf_learning_rate(self.vf_learning_rate)
+
     def _setup_schedules(self) -> None:
         """Build the schedules from the attributes: as PPO, plus the entropy coefficient and the critic's learning rate."""
         self.clip_range = FloatSchedule(self.clip_range)
@@ -72,10 +82,7 @@ class LiveSchedules(OnPolicyAlgorithm):
         changed = {name for name in self.LIVE_ATTRIBUTES if getattr(self, name) is not sources[name]}
         if not changed:
             return
-        arguments.check_ent_coef(self.ent_coef, self.ent_coef_decay, self.ent_coef_min)
-        arguments.check_clip_range(self.clip_range)
-        arguments.check_clip_range_vf(self.clip_range_vf)
-        arguments.check_vf_learning_rate(self.vf_learning_rate)
+        self._check_live_attributes()
         if "learning_rate" in changed:
             self._setup_lr_schedule()
         updates = self._n_train_updates

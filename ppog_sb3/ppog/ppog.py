@@ -12,27 +12,20 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import explained_variance
-from torch.nn import functional as F
 
-from ppog_sb3.common.buffers import ADVANTAGE_ESTIMATORS, PPOGDictRolloutBuffer, PPOGRolloutBuffer
-from ppog_sb3.common.exact_resume import ExactResumeMixin
-from ppog_sb3.common.finite import first_non_finite, non_finite_error
-from ppog_sb3.common.losses import POLICY_LOSSES, clip_fraction
+from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
+from ppog_sb3.common.finite import first_non_finite
 from ppog_sb3.common.precision import channels_last_input, use_bf16
 from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
-from ppog_sb3.ppog.arguments import SUPPORTED_ACTION_SPACES
-from ppog_sb3.ppog.live_schedules import LiveSchedules
-from ppog_sb3.ppog.optimizer import ActorCriticOptimizer
+from ppog_sb3.ppog.arguments import PRECISIONS, SUPPORTED_ACTION_SPACES
 from ppog_sb3.ppog.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+from ppog_sb3.ppog.update import PPOGUpdate
 
 SelfPPOG = TypeVar("SelfPPOG", bound="PPOG")
 
-PRECISIONS = ("fp32", "bf16", "auto")
 
-
-class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgorithm):
+class PPOG(PPOGUpdate, OnPolicyAlgorithm):
     """
     PPOG: PPO, Gilad's version (masked-gradient policy loss, entropy-coefficient decay, separate critic rate).
 
@@ -112,7 +105,6 @@ class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgori
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
-    _model_file_keys: ClassVar[tuple[str, ...]] = ("policy_loss", "ent_coef_decay", "_n_train_updates")
     _foreign_model_hint: ClassVar[str] = (
         "Load it with that algorithm's class, or copy its weights (policy and Adam state) into a PPOG model of the same "
         "architecture: model = PPOG(<same policy, policy_kwargs>, env); model.set_parameters(path)."
@@ -160,17 +152,7 @@ class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgori
         channels_last: bool = False,
         _init_setup_model: bool = True,
     ):
-        arguments.check_choice("policy_loss", policy_loss, tuple(POLICY_LOSSES))
-        arguments.check_choice("advantage_estimator", advantage_estimator, ADVANTAGE_ESTIMATORS)
         arguments.check_choice("precision", precision, PRECISIONS)
-        arguments.check_ent_coef(ent_coef, ent_coef_decay, ent_coef_min)
-        arguments.check_clip_range(clip_range)
-        arguments.check_clip_range_vf(clip_range_vf)
-        arguments.check_vf_learning_rate(vf_learning_rate)
-        # any integral type (np.int64 from YAML configs and Optuna, as PPO accepts), stored as int
-        n_steps = arguments.as_int("n_steps", n_steps)
-        n_epochs = arguments.as_int("n_epochs", n_epochs)
-        batch_size = arguments.check_batch_size(batch_size, normalize_advantage)
         if env is not None and not isinstance(env, str):
             arguments.check_action_space(env.action_space)
 
@@ -199,37 +181,26 @@ class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgori
         )
 
         self.rollout_buffer_kwargs = dict(self.rollout_buffer_kwargs)  # a copy: the caller's dict is theirs
-        if self.env is not None:
-            arguments.check_buffer_size(self.n_steps, self.env.num_envs, normalize_advantage)
-            buffer_size = self.env.num_envs * self.n_steps
-            if buffer_size % batch_size > 0:
-                warnings.warn(
-                    f"You have specified a mini-batch size of {batch_size},"
-                    f" but because the rollout buffer is of size `n_steps * n_envs = {buffer_size}`,"
-                    f" after every {buffer_size // batch_size} untruncated mini-batches,"
-                    f" there will be a truncated mini-batch of size {buffer_size % batch_size}\n"
-                    f"We recommend using a `batch_size` that is a factor of `n_steps * n_envs`.\n"
-                    f"Info: (n_steps={self.n_steps} and n_envs={self.env.num_envs})"
-                )
         self.batch_size = batch_size
         self.n_epochs = n_epochs
         self.clip_range = clip_range
         self.clip_range_vf = clip_range_vf
         self.normalize_advantage = normalize_advantage
         self.target_kl = target_kl
-        self.policy_loss = policy_loss
-        self.ent_coef_decay = ent_coef_decay
-        self.ent_coef_min = ent_coef_min
-        self.vf_learning_rate = vf_learning_rate
-        self.advantage_estimator = advantage_estimator
+        self._init_ppog(policy_loss, ent_coef_decay, ent_coef_min, vf_learning_rate, advantage_estimator)
         self.precision = precision
         self.channels_last = channels_last
-        # Number of completed train() calls, one per rollout ("updates" in the course code). SB3's _n_updates counts
-        # epochs instead. The entropy decay is a closed form of this counter, so saving it is enough to resume.
-        self._n_train_updates = 0
-        # Where the current entropy-decay segment starts: (update counter, decay factor reached there). (0, 1.0) unless
-        # ent_coef or ent_coef_decay was changed on the live model (see _sync_schedules).
-        self._ent_coef_origin: tuple[int, float] = (0, 1.0)
+        if self.env is not None:
+            buffer_size = self.env.num_envs * self.n_steps
+            if buffer_size % self.batch_size > 0:
+                warnings.warn(
+                    f"You have specified a mini-batch size of {self.batch_size},"
+                    f" but because the rollout buffer is of size `n_steps * n_envs = {buffer_size}`,"
+                    f" after every {buffer_size // self.batch_size} untruncated mini-batches,"
+                    f" there will be a truncated mini-batch of size {buffer_size % self.batch_size}\n"
+                    f"We recommend using a `batch_size` that is a factor of `n_steps * n_envs`.\n"
+                    f"Info: (n_steps={self.n_steps} and n_envs={self.env.num_envs})"
+                )
 
         if _init_setup_model:
             self._setup_model()
@@ -259,7 +230,7 @@ class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgori
         self._check_observations = any(np.issubdtype(space.dtype, np.floating) for space in spaces_to_check)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_check_observations", "_use_bf16", "_schedule_sources"]
+        return [*super()._excluded_save_params(), "_check_observations", "_use_bf16"]
 
     def _model_input(self, obs: Any) -> Any:
         """Image observations in channels-last layout when asked for (see :func:`channels_last_input`)."""
@@ -276,128 +247,12 @@ class PPOG(LiveSchedules, ActorCriticOptimizer, ExactResumeMixin, OnPolicyAlgori
             if found is not None:
                 self._raise_non_finite("observations", f"{found[1]} non-finite entries in {found[0]!r} at rollout")
 
-    # ------------------------------------------------------------------ update
-    def train(self) -> None:
-        """Update policy and value function from the current rollout buffer (one PPOG update)."""
-        self.policy.set_training_mode(True)
-        self._sync_schedules()
-        self._update_learning_rate(self.policy.optimizer)
-        clip_range = self.clip_range(self._current_progress_remaining)
-        if self.clip_range_vf is not None:
-            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)
-        # Entropy decay: once per update, before the epochs (course code). The counter advances only when the update
-        # completes, so an update stopped by NonFiniteError does not consume a decay step.
-        ent_coef = self.ent_coef_schedule(self._current_progress_remaining, self._n_train_updates + 1)
-        policy_loss_fn = POLICY_LOSSES[self.policy_loss]
-        self._check_finite_rollout()
-
-        entropy_losses = []
-        pg_losses, value_losses = [], []
-        clip_fractions, masked_fractions = [], []
-
-        continue_training = True
-        for epoch in range(self.n_epochs):
-            approx_kl_divs = []
-            for rollout_data in self.rollout_buffer.get(self.batch_size):
-                actions = rollout_data.actions
-                if isinstance(self.action_space, spaces.Discrete):
-                    actions = rollout_data.actions.long().flatten()
-
-                with self._autocast():
-                    observations = self._model_input(rollout_data.observations)
-                    values, log_prob, entropy = self.policy.evaluate_actions(observations, actions)
-                values, log_prob = values.flatten().float(), log_prob.float()
-                if entropy is not None:
-                    entropy = entropy.float()
-
-                advantages = rollout_data.advantages
-                # Normalization does not make sense if mini batchsize == 1, see SB3 issue #325
-                if self.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-                policy_loss, zero_grad_mask = policy_loss_fn(advantages, log_prob, rollout_data.old_log_prob, clip_range)
-
-                pg_losses.append(policy_loss.item())
-                with th.no_grad():
-                    # SB3's meaning for both losses (|ratio - 1| > eps), so PPO and PPOG dashboards compare like with like
-                    clip_fractions.append(clip_fraction(th.exp(log_prob - rollout_data.old_log_prob), clip_range).item())
-                    masked_fractions.append(th.mean(zero_grad_mask.float()).item())
-
-                if self.clip_range_vf is None:
-                    values_pred = values
-                else:
-                    values_pred = rollout_data.old_values + th.clamp(
-                        values - rollout_data.old_values, -clip_range_vf, clip_range_vf
-                    )
-                value_loss = F.mse_loss(rollout_data.returns, values_pred)
-                value_losses.append(value_loss.item())
-
-                if entropy is None:
-                    entropy_loss = -th.mean(-log_prob)
-                else:
-                    entropy_loss = -th.mean(entropy)
-                entropy_losses.append(entropy_loss.item())
-
-                loss = policy_loss + ent_coef * entropy_loss + self.vf_coef * value_loss
-
-                # Approximate reverse KL for early stopping: SB3 issue #417, http://joschu.net/blog/kl-approx.html
-                with th.no_grad():
-                    log_ratio = log_prob - rollout_data.old_log_prob
-                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
-                    approx_kl_divs.append(approx_kl_div)
-
-                if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
-                    continue_training = False
-                    if self.verbose >= 1:
-                        print(f"Early stopping at step {epoch} due to reaching max kl: {approx_kl_div:.2f}")
-                    break
-
-                if not np.isfinite(pg_losses[-1] + value_losses[-1] + entropy_losses[-1]):
-                    self._raise_non_finite(
-                        "loss",
-                        f"policy loss {pg_losses[-1]}, value loss {value_losses[-1]}, entropy loss {entropy_losses[-1]}",
-                    )
-
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                if not th.isfinite(grad_norm):
-                    self._raise_non_finite("gradient", f"gradient norm {grad_norm.item()}")
-                self.policy.optimizer.step()
-
-            self._n_updates += 1
-            if not continue_training:
-                break
-
-        self._n_train_updates += 1
-        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
-
-        self.logger.record("train/entropy_loss", np.mean(entropy_losses))
-        self.logger.record("train/policy_gradient_loss", np.mean(pg_losses))
-        self.logger.record("train/value_loss", np.mean(value_losses))
-        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
-        self.logger.record("train/clip_fraction", np.mean(clip_fractions))
-        self.logger.record("train/masked_fraction", np.mean(masked_fractions))
-        self.logger.record("train/loss", loss.item())
-        self.logger.record("train/explained_variance", explained_var)
-        self.logger.record("train/ent_coef", ent_coef)
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
-
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/clip_range", clip_range)
-        if self.clip_range_vf is not None:
-            self.logger.record("train/clip_range_vf", clip_range_vf)
-
-    def _check_finite_rollout(self) -> None:
-        found = first_non_finite(
-            (name, getattr(self.rollout_buffer, name)) for name in ("rewards", "values", "advantages", "returns")
-        )
-        if found is not None:
-            self._raise_non_finite(found[0], f"{found[1]} non-finite entries")
-
-    def _raise_non_finite(self, quantity: str, details: str) -> None:
-        raise non_finite_error(f"PPOG update {self._n_train_updates + 1} (timestep {self.num_timesteps})", quantity, details)
+    # ------------------------------------------------------------------ update (the step: PPOGUpdate)
+    def _evaluate_minibatch(self, rollout_data: Any, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
+        """SB3's ``evaluate_actions`` inside PPOG's bf16 and channels-last hooks; the results in float32."""
+        with self._autocast():
+            values, log_prob, entropy = self.policy.evaluate_actions(self._model_input(rollout_data.observations), actions)
+        return values.float(), log_prob.float(), None if entropy is None else entropy.float()
 
     def learn(
         self: SelfPPOG,

@@ -9,6 +9,9 @@ model keyword arguments with ``HYPERPARAMS_CONVERTER[algo](trial.params)`` (``--
   ``ent_coef``, ``clip_range``, ``n_epochs``, ``max_grad_norm``, ``net_arch``, ``activation_fn``; ranges, network
   sizes and activations as the zoo defines them) and :func:`convert_ppog_params` calls its
   ``convert_onpolicy_params``, so PPO and PPOG are searched over the same space and follow the zoo when it changes.
+- ``--algo ppog_lstm`` (RecurrentPPOG): :func:`sample_ppog_lstm_params` is the zoo's ``sample_ppo_lstm_params`` (the
+  ``ppo_lstm`` search space) plus the same PPOG parameters, converted by :func:`convert_ppog_params` as the zoo
+  converts ``ppo_lstm`` trials (``convert_onpolicy_params``).
 - PPOG's own raw parameters (:data:`PPOG_PARAMS`):
 
   * ``vf_lr_ratio``: ``vf_learning_rate = learning_rate * r``, r log-uniform in [0.2, 5]
@@ -40,7 +43,7 @@ import warnings
 from typing import Any
 
 import optuna
-from rl_zoo3.hyperparams_opt import convert_onpolicy_params, sample_ppo_params
+from rl_zoo3.hyperparams_opt import convert_onpolicy_params, sample_ppo_lstm_params, sample_ppo_params
 
 #: PPOG's raw parameters, on top of the zoo's PPO search space.
 PPOG_PARAMS = ("vf_lr_ratio", "one_minus_ent_coef_decay", "ent_coef_min_fraction", "policy_loss")
@@ -93,7 +96,18 @@ def sample_ppog_params(trial: optuna.Trial, n_actions: int, n_envs: int, additio
     :param additional_args: the zoo's extra arguments (HER settings; unused by an on-policy algorithm)
     :return: PPOG keyword arguments
     """
-    hyperparams = sample_ppo_params(trial, n_actions, n_envs, additional_args)
+    return _with_ppog_params(trial, sample_ppo_params(trial, n_actions, n_envs, additional_args), n_envs)
+
+
+def sample_ppog_lstm_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """Sampler for RecurrentPPOG (``--algo ppog_lstm``): the zoo's ``ppo_lstm`` sampler (``sample_ppo_lstm_params``),
+    then PPOG's own parameters, as :func:`sample_ppog_params`. The converter is :func:`convert_ppog_params` (the zoo
+    converts ``ppo_lstm`` trials with ``convert_onpolicy_params`` too)."""
+    return _with_ppog_params(trial, sample_ppo_lstm_params(trial, n_actions, n_envs, additional_args), n_envs)
+
+
+def _with_ppog_params(trial: optuna.Trial, hyperparams: dict[str, Any], n_envs: int) -> dict[str, Any]:
+    """A zoo sampler's PPO hyperparameters plus PPOG's own (:data:`PPOG_PARAMS`), ``batch_size`` capped."""
     raw = {
         "vf_lr_ratio": trial.suggest_float("vf_lr_ratio", 0.2, 5.0, log=True),
         "one_minus_ent_coef_decay": trial.suggest_float("one_minus_ent_coef_decay", 1e-5, 1e-2, log=True),

@@ -2,9 +2,10 @@
 
 rl-zoo 2.9 has no plugin API. Its guide for external algorithms (``docs/guide/sbx.md``) fills the algorithm table
 that ``rl_zoo3.ALGOS``, ``rl_zoo3.train.ALGOS`` and ``rl_zoo3.exp_manager.ALGOS`` name, and, for ``-optimize``, the
-sampler and converter tables of ``rl_zoo3.hyperparams_opt``. :func:`register` does exactly that, adding one key,
-``"ppog"``, to each of these dicts (in 2.9 the three ``ALGOS`` names are one dict; each is filled in case a version
-copies it). Nothing else of the zoo is changed here: the other algorithms, ``ExperimentManager``, ``create_test_env``
+sampler and converter tables of ``rl_zoo3.hyperparams_opt``. :func:`register` does exactly that, adding two keys,
+``"ppog"`` and ``"ppog_lstm"`` (:class:`~ppog_sb3.RecurrentPPOG`, named after the zoo's ``ppo_lstm``, sb3-contrib's
+``RecurrentPPO``), to each of these dicts (in 2.9 the three ``ALGOS`` names are one dict; each is filled in case a
+version copies it). Nothing else of the zoo is changed here: the other algorithms, ``ExperimentManager``, ``create_test_env``
 and argument parsing stay the zoo's. ``ppog-zoo``'s own behaviour (fast env, checks, Optuna storage) comes from
 :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager`, handed to each zoo command for the length of the call by
 :mod:`ppog_sb3.zoo.seams`.
@@ -20,37 +21,44 @@ from contextlib import contextmanager
 from typing import Any
 
 ALGO_NAME = "ppog"
+#: RecurrentPPOG's name in the zoo, after the zoo's ``ppo_lstm`` (RecurrentPPO)
+LSTM_ALGO_NAME = "ppog_lstm"
 
-#: Entries :func:`register` replaced, per table (absent: the key was not there), to restore on :func:`unregister`.
-_previous: dict[int, tuple[dict[str, Any], Any]] | None = None
+#: Entries :func:`register` replaced, per table and name (absent: the key was not there), for :func:`unregister`.
+_previous: dict[tuple[int, str], tuple[dict[str, Any], Any]] | None = None
 _MISSING = object()
 
 
-def zoo_tables() -> list[tuple[dict[str, Any], Any]]:
-    """The zoo's tables and PPOG's entry in each: ``[(table, entry), ...]`` (each dict once)."""
+def zoo_tables() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The zoo's tables and the package's entries in each: ``[(table, {name: entry}), ...]`` (each dict once)."""
     import rl_zoo3  # noqa: F401  (applies the zoo's gym patches first, as its scripts do)
     import rl_zoo3.exp_manager
     import rl_zoo3.hyperparams_opt
     import rl_zoo3.train
 
     from ppog_sb3.ppog import PPOG
-    from ppog_sb3.zoo.hyperparams_opt import convert_ppog_params, sample_ppog_params
+    from ppog_sb3.ppog_recurrent import RecurrentPPOG
+    from ppog_sb3.zoo.hyperparams_opt import convert_ppog_params, sample_ppog_lstm_params, sample_ppog_params
 
-    pairs: list[tuple[dict[str, Any], Any]] = [
-        (rl_zoo3.ALGOS, PPOG),
-        (rl_zoo3.train.ALGOS, PPOG),
-        (rl_zoo3.exp_manager.ALGOS, PPOG),
-        (rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER, sample_ppog_params),
-        (rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER, convert_ppog_params),
+    algos = {ALGO_NAME: PPOG, LSTM_ALGO_NAME: RecurrentPPOG}
+    samplers = {ALGO_NAME: sample_ppog_params, LSTM_ALGO_NAME: sample_ppog_lstm_params}
+    converters = {ALGO_NAME: convert_ppog_params, LSTM_ALGO_NAME: convert_ppog_params}
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        (rl_zoo3.ALGOS, algos),
+        (rl_zoo3.train.ALGOS, algos),
+        (rl_zoo3.exp_manager.ALGOS, algos),
+        (rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER, samplers),
+        (rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER, converters),
     ]
-    unique: dict[int, tuple[dict[str, Any], Any]] = {}
+    unique: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for table, entry in pairs:
         unique.setdefault(id(table), (table, entry))
     return list(unique.values())
 
 
 def register() -> None:
-    """Add ``ppog`` to the zoo's algorithm, sampler and converter tables (idempotent); also registers the envs."""
+    """Add ``ppog`` and ``ppog_lstm`` to the zoo's algorithm, sampler and converter tables (idempotent); also registers
+    the envs."""
     global _previous
     from ppog_sb3.envs import register_envs
 
@@ -58,22 +66,24 @@ def register() -> None:
     if _previous is not None:
         return
     previous = {}
-    for table, entry in zoo_tables():
-        previous[id(table)] = (table, table.get(ALGO_NAME, _MISSING))
-        table[ALGO_NAME] = entry
+    for table, entries in zoo_tables():
+        for name, entry in entries.items():
+            previous[id(table), name] = (table, table.get(name, _MISSING))
+            table[name] = entry
     _previous = previous
 
 
 def unregister() -> None:
-    """Undo :func:`register`: each table gets back what it held for ``ppog`` before (no-op when not registered)."""
+    """Undo :func:`register`: each table gets back what it held for ``ppog`` and ``ppog_lstm`` before (no-op when not
+    registered)."""
     global _previous
     if _previous is None:
         return
-    for table, old in _previous.values():
+    for (_, name), (table, old) in _previous.items():
         if old is _MISSING:
-            table.pop(ALGO_NAME, None)
+            table.pop(name, None)
         else:
-            table[ALGO_NAME] = old
+            table[name] = old
     _previous = None
 
 

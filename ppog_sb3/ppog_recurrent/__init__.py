@@ -1,0 +1,3 @@
+from ppog_sb3.ppog_recurrent.ppog_recurrent import RecurrentPPOG
+
+__all__ = ["RecurrentPPOG"]
