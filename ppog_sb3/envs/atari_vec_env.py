@@ -45,6 +45,9 @@ class AtariVecEnv(VecEnv):
 
     observation_space: spaces.Box
     action_space: spaces.Discrete
+    #: frames per observation, stacked on the channel axis and zero-padded after every done (``VecFrameStack``'s
+    #: stacks): PPOG's default buffer on this env stores each frame once (``FrameStackRolloutBuffer``)
+    stacked_frames: int
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class AtariVecEnv(VecEnv):
         n_envs = check_int("n_envs", n_envs, 1)
         num_threads = check_int("num_threads", num_threads, 1, allow_none=True)
         self.options = options
+        self.stacked_frames = options.frame_stack
         self.render_mode = check_render_mode(render_mode, vector=True)
         self._closed = True  # until the C++ env exists
         self._vec = AtariVectorEnv(

@@ -133,6 +133,27 @@ def check_action_space(
         )
 
 
+def fast_path_frame_stack(env: Any, observation_space: spaces.Space) -> int | None:
+    """Frames per observation where ``env`` is the fast Atari path (``ppog_sb3.make_atari_vec_env``, also inside the
+    zoo's monitor), so that the default buffer can store each frame once; None elsewhere.
+
+    The env says so itself: its ``stacked_frames`` attribute (``AtariVecEnv``: frames stacked on the channel axis,
+    zero-padded after every done, as ``FrameStackRolloutBuffer`` rebuilds them). Only ``VecMonitor`` wrappers (which
+    pass observations through unchanged) may stand between; any other wrapper (``VecNormalize``...) keeps the stacked
+    buffer."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper, VecMonitor
+
+    while isinstance(env, VecMonitor):
+        env = env.venv
+    if env is None or isinstance(env, VecEnvWrapper):
+        return None
+    frames = getattr(env, "stacked_frames", None)
+    shape = observation_space.shape or ()
+    if not isinstance(frames, int) or frames < 2 or not isinstance(observation_space, spaces.Box) or len(shape) != 3:
+        return None
+    return frames if shape[0] % frames == 0 else None
+
+
 def rollout_buffer_kwargs(
     buffer_class: type,
     user_kwargs: dict[str, Any],

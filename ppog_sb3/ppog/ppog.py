@@ -15,6 +15,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 
 from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
 from ppog_sb3.common.finite import first_non_finite
+from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
 from ppog_sb3.common.precision import channels_last_input, use_bf16
 from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
@@ -207,12 +208,20 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
 
     # ------------------------------------------------------------------ set-up
     def _setup_model(self) -> None:
+        frame_stack = None
         if self.rollout_buffer_class is None:
-            self.rollout_buffer_class = (
-                PPOGDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict) else PPOGRolloutBuffer
-            )
+            frame_stack = arguments.fast_path_frame_stack(self.env, self.observation_space)
+            if frame_stack is not None:  # the fast Atari path: each frame stored once (docs/fast_atari.md)
+                self.rollout_buffer_class = FrameStackRolloutBuffer
+            elif isinstance(self.observation_space, spaces.Dict):
+                self.rollout_buffer_class = PPOGDictRolloutBuffer
+            else:
+                self.rollout_buffer_class = PPOGRolloutBuffer
         # The buffer gets the user's kwargs plus PPOG's; the user's dict (saved with the model) is left as given.
+        # A frame stack chosen here is kept with them, so a loaded model rebuilds the same buffer without the env.
         user_kwargs = self.rollout_buffer_kwargs
+        if frame_stack is not None:
+            user_kwargs = {**user_kwargs, "frame_stack": frame_stack}
         self.rollout_buffer_kwargs = arguments.rollout_buffer_kwargs(
             self.rollout_buffer_class, user_kwargs, self.advantage_estimator, self.channels_last, self.observation_space
         )
