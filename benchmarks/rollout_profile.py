@@ -1,0 +1,202 @@
+"""Where the fast path's rollout time goes, beside its bound: PPOG (zoo Atari settings, Space Invaders, 8 envs x 128
+steps, channels_last, fp32 unless ``--precision``), SB3's rollout loop timed piece by piece.
+
+    python benchmarks/rollout_profile.py                                   # 2 rounds, torch's/libgomp's defaults
+    python benchmarks/rollout_profile.py --spin default 0 10000 --rounds 3 # libgomp's spin-wait, alternating
+    python benchmarks/rollout_profile.py --pipelined --rounds 3           # a half-batch pipeline instead
+
+Printed per rollout of 1024 env-steps: the whole ``collect_rollouts``; in it ``env`` (the adapter's ``step``, of which
+``send`` is ale-py's ``send``, where the C++ workers are handed the actions), ``policy`` (the forward passes), ``add``
+(the rollout buffer), ``input`` (the channels-last view of the observations) and ``other`` (the rest of SB3's loop).
+Beside them the bound, measured in the same process: ``emulation`` (the raw ale-py env stepped alone, random actions)
++ ``inference`` (the forward passes alone, back to back).
+
+``--spin``: each value runs in its own subprocess with ``GOMP_SPINCOUNT`` set (``default``: unset), the rounds
+alternating the order. libgomp (torch's OpenMP on Linux) reads it at start: how long torch's idle worker threads
+spin before they sleep. After a forward pass, a spinning worker holds a core that ale-py's C++ threads want (the
+``send`` waits); a sleeping one takes a wake-up per parallel region of the next forward pass. The profile shows
+which of the two the rollout pays.
+
+``--pipelined``: the alternative the issue asks about, inference with fewer threads overlapped with emulation, as bare
+loops (forward pass + env step, no buffer): ``sync`` (one 8-env C++ env on 2 threads, torch's threads) against
+``pipelined`` (two 4-env C++ envs of one thread each, torch on one thread: half B's forward pass runs while half A
+emulates, and the reverse). Not offered in PPOG: on the 2-core Intel AMX kind the bare pipeline was 20% faster than
+the bare synchronous loop (0.524 against 0.652 s, 4 rounds), about 6% of an fp32 training cycle (rollout + update,
+2.2 s), below the 10% end to end that a second rollout loop (its own resume, its own random streams) must earn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ZOO_ATARI = dict(n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4, clip_range=0.1, vf_coef=0.5, ent_coef=0.01)
+PARTS = ("env", "send", "policy", "add", "input")
+
+
+def _worker(precision: str, rollouts: int) -> dict[str, float]:
+    import numpy as np
+    import torch as th
+    from stable_baselines3.common.callbacks import CallbackList
+
+    import ppog_sb3
+    from ppog_sb3 import PPOG
+
+    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)
+    model = PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=0, **ZOO_ATARI)
+    totals = dict.fromkeys(PARTS, 0.0)
+
+    def timed(owner, name: str, part: str) -> None:
+        method = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                totals[part] += time.perf_counter() - start
+
+        setattr(owner, name, wrapper)
+
+    timed(model.env, "step", "env")
+    timed(model.env, "step_async", "send")
+    timed(model.policy, "forward", "policy")
+    timed(model.rollout_buffer, "add", "add")
+    timed(model, "_model_input", "input")
+    model.learn(1024)  # warm-up: one rollout and update
+    totals.update(dict.fromkeys(PARTS, 0.0))
+    callback = CallbackList([])
+    callback.init_callback(model)
+    rollout = 0.0
+    for _ in range(rollouts):
+        model.rollout_buffer.reset()
+        start = time.perf_counter()
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+        rollout += time.perf_counter() - start
+    result = {part: value / rollouts for part, value in totals.items()}
+    result["rollout"] = rollout / rollouts
+    result["other"] = result["rollout"] - sum(result[p] for p in PARTS if p != "send")
+
+    env.reset()
+    actions = np.stack([env.action_space.sample() for _ in range(env.num_envs)])
+    start = time.perf_counter()
+    for _ in range(model.n_steps * rollouts):
+        env._vec.step(actions)  # ale-py's own step: the adapter's bound
+    result["emulation"] = (time.perf_counter() - start) / rollouts
+    obs = model._model_input(th.as_tensor(env.reset()))
+    model.policy.set_training_mode(False)
+    with th.inference_mode(), model._autocast():
+        model.policy(obs)
+        start = time.perf_counter()
+        for _ in range(model.n_steps * rollouts):
+            model.policy(obs)
+    result["inference"] = (time.perf_counter() - start) / rollouts
+    return result
+
+
+def _bare_loop(mode: str, rollouts: int) -> float:
+    """Seconds per 128 steps of 8 envs of a bare forward + step loop, synchronous or as a half-batch pipeline."""
+    import torch as th
+
+    import ppog_sb3
+    from ppog_sb3 import PPOG
+    from ppog_sb3.common.precision import channels_last_input
+
+    def make(n_envs: int, seed: int, threads: int | None):
+        return ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=n_envs, seed=seed, num_threads=threads)
+
+    if mode == "pipelined":
+        th.set_num_threads(1)
+    envs = [make(8, 0, None)] if mode == "sync" else [make(4, 0, 1), make(4, 4, 1)]
+    model = PPOG("CnnPolicy", make(8, 0, None), channels_last=True, seed=0, **ZOO_ATARI)
+    policy = model.policy
+    policy.set_training_mode(False)
+    observations = [env.reset() for env in envs]
+
+    def act(obs):
+        with th.inference_mode():
+            return policy(channels_last_input(th.as_tensor(obs)))[0].numpy()
+
+    def rollout() -> None:
+        if mode == "sync":
+            for _ in range(128):
+                observations[0] = envs[0].step(act(observations[0]))[0]
+            return
+        envs[0].step_async(act(observations[0]))
+        for step in range(128):
+            envs[1].step_async(act(observations[1]))  # half B's forward pass while half A emulates
+            observations[0] = envs[0].step_wait()[0]
+            if step < 127:
+                envs[0].step_async(act(observations[0]))  # half A's while half B emulates
+            observations[1] = envs[1].step_wait()[0]
+
+    rollout()  # warm-up
+    start = time.perf_counter()
+    for _ in range(rollouts):
+        rollout()
+    return (time.perf_counter() - start) / rollouts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rollouts", type=int, default=6, help="timed rollouts per measurement")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"))
+    parser.add_argument("--spin", nargs="+", default=["default"], help="GOMP_SPINCOUNT values ('default': unset)")
+    parser.add_argument("--pipelined", action="store_true", help="bare loops: synchronous vs half-batch pipeline")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--loop", choices=("sync", "pipelined"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = {"loop": _bare_loop(args.loop, args.rollouts)} if args.loop else _worker(args.precision, args.rollouts)
+        print("RESULT " + json.dumps(result), flush=True)
+        return
+    if args.pipelined:
+        loops: dict[str, list[float]] = {"sync": [], "pipelined": []}
+        for round_index in range(args.rounds):
+            for loop in loops if round_index % 2 == 0 else list(reversed(loops)):
+                command = [sys.executable, __file__, "--worker", "--loop", loop, "--rollouts", str(args.rollouts)]
+                output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+                seconds = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])["loop"]
+                loops[loop].append(seconds)
+                print(f"round {round_index + 1} {loop:9s}: {seconds:.3f} s per 1024 env-steps", flush=True)
+        for loop, values in loops.items():
+            print(f"  {loop:9s} mean {sum(values) / len(values):.3f} s per 1024 env-steps (forward passes + env steps)")
+        return
+
+    import torch as th
+
+    print(f"torch {th.__version__}, CPU capability {th.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores")
+    rows: dict[str, list[dict[str, float]]] = {spin: [] for spin in args.spin}
+    for round_index in range(args.rounds):
+        for spin in args.spin if round_index % 2 == 0 else list(reversed(args.spin)):
+            env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+            if spin != "default":
+                env["GOMP_SPINCOUNT"] = spin
+            command = [sys.executable, __file__, "--worker", "--precision", args.precision, "--rollouts", str(args.rollouts)]
+            output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+            result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
+            rows[spin].append(result)
+            parts = "  ".join(f"{p} {result[p]:.3f}" for p in (*PARTS, "other"))
+            print(
+                f"round {round_index + 1} spin {spin:>7}: rollout {result['rollout']:.3f} s = {parts}; bound "
+                f"{result['emulation'] + result['inference']:.3f} (emulation {result['emulation']:.3f} + inference "
+                f"{result['inference']:.3f})",
+                flush=True,
+            )
+    print("\nmean over the rounds, seconds per rollout of 1024 env-steps")
+    for spin, results in rows.items():
+        mean = {key: sum(r[key] for r in results) / len(results) for key in results[0]}
+        bound = mean["emulation"] + mean["inference"]
+        print(
+            f"  spin {spin:>7}: rollout {mean['rollout']:.3f} (bound {bound:.3f}, {mean['rollout'] / bound - 1:+.0%}); "
+            + "  ".join(f"{p} {mean[p]:.3f}" for p in (*PARTS, "other", "emulation", "inference"))
+        )
+
+
+if __name__ == "__main__":
+    main()
