@@ -304,15 +304,15 @@ def main() -> None:
         peak = max(r["peak_rss_mib"] for r in rows)
         mean = {key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key.endswith("_s") or "_s_" in key}
         print(
-            f"  {variant:14s} {means[variant]:8.1f} env-steps/s   rollout {mean['collect_s_per_rollout']:.2f} s "
-            f"+ update {mean['train_s_per_update']:.2f} s per {N_ENVS * ZOO_ATARI['n_steps']} steps   peak RSS {peak:.0f} MiB"
+            f"  {variant:14s} {means[variant]:8.1f} env-steps/s   rollout {mean['collect_s_per_rollout']:.3f} s "
+            f"+ update {mean['train_s_per_update']:.3f} s per {N_ENVS * ZOO_ATARI['n_steps']} steps   peak RSS {peak:.0f} MiB"
         )
         bound = mean["emulation_s"] + mean["inference_s"]
         print(
-            f"  {'':14s} bounds: rollout {bound:.2f} s (emulation {mean['emulation_s']:.2f} + inference "
-            f"{mean['inference_s']:.2f}), update {mean['arithmetic_s']:.2f} s (forward+backward alone); "
-            f"overhead rollout {mean['collect_s_per_rollout'] - bound:+.2f} s, update "
-            f"{mean['train_s_per_update'] - mean['arithmetic_s']:+.2f} s"
+            f"  {'':14s} bounds: rollout {bound:.3f} s (emulation {mean['emulation_s']:.3f} + inference "
+            f"{mean['inference_s']:.3f}), update {mean['arithmetic_s']:.3f} s (forward+backward alone); "
+            f"overhead rollout {mean['collect_s_per_rollout'] - bound:+.3f} s, update "
+            f"{mean['train_s_per_update'] - mean['arithmetic_s']:+.3f} s"
         )
     for reference, family in (("ppo", "ppog"), ("minatar-ppo", "minatar-")):
         if reference in means:
