@@ -193,7 +193,8 @@ def test_solves_cartpole_novel_with_the_zoos_settings():
     """RecurrentPPOG with the zoo's tuned ppo_lstm CartPoleNoVel-v1 settings (benchmarks/family_learning.py, the zoo's
     VecNormalize and 10,000-step evaluations) reaches 475 within the zoo's 1e5 steps, then keeps >= 450 over 20 fresh
     episodes. CI stops at the first evaluation >= 475 (seed 0: at 20,000 steps on the AMD kind, 30,000 on the Intel AMX
-    kind, whose kernels round differently; about 4-6 minutes at the ~100 steps/s of a 2-core CPU); the full budget, next to RecurrentPPO on the same seeds: ``benchmarks/family_learning.py lstm``."""
+    kind, whose kernels round differently; about 4-6 minutes at the ~100 steps/s of a 2-core CPU); the full budget,
+    next to RecurrentPPO on the same seeds: ``benchmarks/family_learning.py lstm``."""
     import rl_zoo3.import_envs  # noqa: F401  (registers CartPoleNoVel-v1)
     from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
     from stable_baselines3.common.env_util import make_vec_env
