@@ -85,6 +85,9 @@ def test_course_setting_is_the_readmes_course_settings():
         ({"settings": {"tiny": {"games": [], **TINY_ARMS}}}, "settings.tiny: games=\\[\\] must be a non-empty list"),
         ({"settings": {"tiny": {"games": {"algo": "ppo", "conf": "ppo.yml"}, **TINY_ARMS}}}, "settings.tiny: games=.*"),
         ({"settings": {"tiny": {"games": [BREAKOUT]}}}, "settings.tiny must map arm names to"),
+        ({"settings": {"tiny": {"seeds": [3, 3], **TINY_ARMS}}}, "settings.tiny: seeds=\\[3, 3\\] must be distinct integers"),
+        ({"settings": {"tiny": {"seeds": [], **TINY_ARMS}}}, "settings.tiny: seeds=\\[\\] must be distinct integers"),
+        ({"settings": {"tiny": {"seeds": 7, **TINY_ARMS}}}, "settings.tiny: seeds=7 must be distinct integers"),
         ({"settings": {"tiny": {"games": [BREAKOUT], **TINY_ARMS, "ppog": {**TINY_ARMS["ppog"], "games": [INVADERS]}}}},
          "settings.tiny.ppog: games=.* must be a non-empty list of distinct games of settings.tiny: "
          "\\['MinAtar/Breakout-v1'\\]"),
@@ -122,6 +125,19 @@ def test_games_per_setting_and_arm(tmp_path):
     assert len(study.runs()) == 2 * len(keys)
     assert [r.key for r in study.runs(games=[ASTERIX], arms=["ppog"])] == [f"wide/ppog/{ASTERIX}/seed {s}" for s in (1, 2)]
     assert study.runs(settings=["narrow"], games=[ASTERIX]) == []
+
+
+def test_seeds_per_setting(tmp_path):
+    """A setting's ``seeds`` replace the study's for its runs only (issue 25's ``tuned`` setting: new seeds for the
+    searches' best configurations); ``--seeds`` still overrides every setting. Catches a setting's seeds ignored, or
+    applied to the other settings."""
+    settings = {"tiny": TINY_ARMS, "tuned": {"seeds": [11, 12, 13], "games": [BREAKOUT], **TINY_ARMS}}
+    study = load_study(write_study(tmp_path, settings=settings))
+    assert study.seeds_of("tiny") == study.seeds == (1, 2) and study.seeds_of("tuned") == (11, 12, 13)
+    by_setting = {name: sorted({r.seed for r in study.runs(settings=[name])}) for name in settings}
+    assert by_setting == {"tiny": [1, 2], "tuned": [11, 12, 13]}
+    assert len(study.runs(settings=["tuned"])) == 3 * 2  # 3 seeds x 2 arms x 1 game
+    assert {r.seed for r in study.runs(seeds=[5])} == {5}
 
 
 def test_run_and_status_follow_the_games_of_each_setting(tmp_path, capsys):

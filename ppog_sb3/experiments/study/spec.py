@@ -2,7 +2,9 @@
 
 Games per setting and per arm: the top-level ``games`` lists every game of the study (in the order of the report), and
 is what each setting plays; a setting's ``games:`` key (beside its arms) plays a subset of them, and an arm's
-``games:`` a subset of its setting's. ``games`` is therefore not an arm name.
+``games:`` a subset of its setting's. ``games`` is therefore not an arm name. Seeds per setting: the top-level
+``seeds`` are every setting's unless the setting says ``seeds:`` beside its arms (the ``tuned`` setting of issue 25
+trains its best configurations on seeds the searches never used); ``seeds`` is not an arm name either.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ class Study:
     reference_arm: tuple[str, str]
     checkpoint_freq: int = 0
     setting_games: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a setting's own games (absent: all)
+    setting_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a setting's own seeds (absent: seeds)
+
+    def seeds_of(self, setting: str) -> tuple[int, ...]:
+        """The seeds of a setting: its own ``seeds:``, else the study's."""
+        return self.setting_seeds.get(setting, self.seeds)
 
     def games_of(self, setting: str, arm: str | None = None) -> tuple[str, ...]:
         """The games of a setting, or of one of its arms, in the study's order (module docstring)."""
@@ -94,7 +101,7 @@ class Study:
         for setting in self.order:
             if settings is not None and setting not in settings:
                 continue
-            for seed in seeds if seeds is not None else self.seeds:
+            for seed in seeds if seeds is not None else self.seeds_of(setting):
                 for game in self.games_of(setting):
                     if games is not None and game not in games:
                         continue
@@ -111,6 +118,18 @@ def _require(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], w
     if not isinstance(value, kind) or isinstance(value, bool):
         raise StudyError(f"{where}: {key}={value!r} must be {getattr(kind, '__name__', kind)}")
     return value
+
+
+def _seeds(value: Any, where: str) -> tuple[int, ...]:
+    """A ``seeds`` list of the study file: non-empty, distinct integers >= 0."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in value)
+        or len(set(value)) != len(value)
+    ):
+        raise StudyError(f"{where}: seeds={value!r} must be distinct integers >= 0")
+    return tuple(value)
 
 
 def _games(value: Any, allowed: Sequence[str], where: str, of: str) -> tuple[str, ...]:
@@ -140,18 +159,20 @@ def load_study(path: str | Path) -> Study:
     games = _require(data, "games", list, where)
     if n_timesteps < 1 or not seeds or not games:
         raise StudyError(f"{where}: n_timesteps must be >= 1 and seeds, games non-empty")
-    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise StudyError(f"{where}: seeds={seeds!r} must be distinct integers >= 0")
+    _seeds(seeds, where)
     if any(not isinstance(game, str) for game in games) or len(set(games)) != len(games):
         raise StudyError(f"{where}: games={games!r} must be distinct gymnasium ids")
     settings: dict[str, dict[str, Arm]] = {}
     setting_games: dict[str, tuple[str, ...]] = {}
+    setting_seeds: dict[str, tuple[int, ...]] = {}
     for setting, arms in _require(data, "settings", dict, where).items():
         arms = dict(arms) if isinstance(arms, dict) else arms
         if isinstance(arms, dict) and "games" in arms:
             setting_games[setting] = _games(arms.pop("games"), games, f"{where}: settings.{setting}", "the study")
+        if isinstance(arms, dict) and "seeds" in arms:
+            setting_seeds[setting] = _seeds(arms.pop("seeds"), f"{where}: settings.{setting}")
         if not isinstance(arms, dict) or not arms:
-            raise StudyError(f"{where}: settings.{setting} must map arm names to {{algo, conf, params}} (and games)")
+            raise StudyError(f"{where}: settings.{setting} must map arm names to {{algo, conf, params}} (and games, seeds)")
         settings[setting] = {}
         for arm_name, spec in arms.items():
             arm_where = f"{where}: settings.{setting}.{arm_name}"
@@ -191,6 +212,7 @@ def load_study(path: str | Path) -> Study:
         reference_arm=(reference["setting"], reference["arm"]),
         checkpoint_freq=checkpoint_freq,
         setting_games=setting_games,
+        setting_seeds=setting_seeds,
     )
     reference_games = study.games_of(*study.reference_arm)
     if reference_games != study.games:  # every score is normalized by the reference arm's score of its game
