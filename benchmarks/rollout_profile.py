@@ -64,7 +64,7 @@ def _worker(precision: str, rollouts: int) -> dict[str, float]:
 
     timed(model.env, "step", "env")
     timed(model.env, "step_async", "send")
-    timed(model.policy, "forward", "policy")
+    timed(model, "_rollout_forward", "policy")
     timed(model.rollout_buffer, "add", "add")
     timed(model, "_model_input", "input")
     model.learn(1024)  # warm-up: one rollout and update
@@ -90,10 +90,10 @@ def _worker(precision: str, rollouts: int) -> dict[str, float]:
     obs = model._model_input(th.as_tensor(env.reset()))
     model.policy.set_training_mode(False)
     with th.inference_mode(), model._autocast():
-        model.policy(obs)
+        model._rollout_forward(obs)
         start = time.perf_counter()
         for _ in range(model.n_steps * rollouts):
-            model.policy(obs)
+            model._rollout_forward(obs)
     result["inference"] = (time.perf_counter() - start) / rollouts
     return result
 

@@ -157,7 +157,8 @@ def _bounds(model, device: str) -> dict[str, float]:
     and with the model's own settings (network, channels_last, precision):
 
     - ``emulation_s``: the env stepping with random actions, nothing else;
-    - ``inference_s``: ``n_steps`` forward passes of an ``n_envs`` batch (the policy's actions and values);
+    - ``inference_s``: ``n_steps`` forward passes of an ``n_envs`` batch (the policy's actions and values; for PPOG
+      its rollout's pass, ``_rollout_forward``);
     - ``arithmetic_s``: forward + backward of ``n_epochs * n_steps * n_envs`` samples in ``batch_size`` minibatches
       through the policy network, with a fixed loss: the update without buffer, distribution objects, Adam, logging.
     """
@@ -179,12 +180,13 @@ def _bounds(model, device: str) -> dict[str, float]:
 
     obs = th.as_tensor(env.reset(), device=model.device)
     policy.set_training_mode(False)
+    forward = model._rollout_forward if hasattr(model, "_rollout_forward") else policy  # PPOG's rollout pass
     with th.inference_mode(), autocast:
-        policy(to_input(obs))  # warm-up
+        forward(to_input(obs))  # warm-up
         sync()
         start = time.perf_counter()
         for _ in range(n_steps):
-            policy(to_input(obs))
+            forward(to_input(obs))
         sync()
     inference = time.perf_counter() - start
 

@@ -144,3 +144,65 @@ def test_ppog_loss_differs_from_ppo():
     diffs = [(ppo.policy.state_dict()[k] - v).abs().max().item() for k, v in ppog.policy.state_dict().items()]
     assert max(diffs) > 1e-4
     assert np.isfinite(diffs).all()
+
+
+# ---------------------------------------------------------------------- the rollout's categorical forward pass
+def _categorical_policy(n_actions: int, share: bool, obs_dim: int = 5):
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    return ActorCriticPolicy(
+        gym.spaces.Box(-1, 1, (obs_dim,), np.float32),
+        gym.spaces.Discrete(n_actions),
+        lambda _: 1e-3,
+        net_arch=[8],
+        share_features_extractor=share,
+    )
+
+
+@pytest.mark.parametrize("share", [True, False])
+@pytest.mark.parametrize("bf16", [False, True])
+def test_the_rollouts_categorical_forward_is_the_policys_bit_for_bit(share, bf16):
+    """``categorical_forward`` (the rollout's pass without torch's distribution objects) returns exactly what SB3's
+    ``ActorCriticPolicy.forward`` returns from the same random state: actions, values, log-probabilities, over
+    batch sizes, action counts and seeds, with shared and separate features, in fp32 and under bf16 autocast. Catches
+    a change of the numbers (seen red with ``log_prob`` read off the unnormalized logits; ``softmax`` of the raw
+    logits and ``multinomial`` without replacement give the same numbers, so they are not changes)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ppog_sb3.common.exact_resume import categorical_forward
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 9), st.integers(2, 7), st.integers(0, 2**16))
+    def check(batch, n_actions, seed):
+        th.manual_seed(seed)
+        policy = _categorical_policy(n_actions, share)
+        obs = th.rand(batch, 5) * 2 - 1
+        with th.inference_mode(), th.autocast("cpu", dtype=th.bfloat16, enabled=bf16):
+            th.manual_seed(seed + 1)
+            expected = policy(obs)
+            th.manual_seed(seed + 1)
+            got = categorical_forward(policy, obs)
+        for a, b in zip(expected, got):
+            assert a.dtype == b.dtype and a.shape == b.shape and th.equal(a, b)
+
+    check()
+
+
+def test_the_lean_pass_is_taken_only_for_sb3s_own_categorical_policy():
+    """A policy that changes the pass (a subclass's ``forward``, a forward hook) or another action space keeps
+    ``policy(obs)``: the lean pass must never skip user code. Catches the check reduced to ``isinstance``."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from ppog_sb3.common.exact_resume import _plain_categorical
+
+    class Custom(ActorCriticPolicy):
+        def forward(self, obs, deterministic=False):
+            return super().forward(obs, deterministic)
+
+    assert _plain_categorical(_categorical_policy(3, True))
+    box = ActorCriticPolicy(gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (2,)), lambda _: 1e-3, net_arch=[8])
+    custom = Custom(gym.spaces.Box(-1, 1, (5,)), gym.spaces.Discrete(3), lambda _: 1e-3, net_arch=[8])
+    hooked = _categorical_policy(3, True)
+    hooked.register_forward_hook(lambda module, args, output: None)
+    assert not any(_plain_categorical(p) for p in (box, custom, hooked))

@@ -42,7 +42,9 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
@@ -93,6 +95,13 @@ class ExactResumeMixin(OnPolicyAlgorithm):
     def _check_rollout_observations(self, obs: Any) -> None:
         pass
 
+    def _rollout_forward(self, obs: Any) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """The rollout step's forward pass: ``policy(obs)``, or for SB3's own actor-critic policies with a
+        ``Discrete`` action space the same numbers without the distribution objects (:func:`categorical_forward`)."""
+        if _plain_categorical(self.policy):
+            return categorical_forward(self.policy, obs)
+        return self.policy(obs)
+
     def collect_rollouts(
         self,
         env: VecEnv,
@@ -125,9 +134,9 @@ class ExactResumeMixin(OnPolicyAlgorithm):
             self._check_rollout_observations(self._last_obs)
             with th.inference_mode(), self._autocast():
                 obs_tensor = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
-                actions, values, log_probs = self.policy(obs_tensor)
+                action_tensor, values, log_probs = self._rollout_forward(obs_tensor)
             values, log_probs = values.float(), log_probs.float()
-            actions = actions.cpu().numpy()
+            actions = action_tensor.cpu().numpy()
 
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
@@ -318,6 +327,42 @@ def read_partial_rollout(path: pathlib.Path) -> dict[str, np.ndarray] | None:
             return None
         with np.load(io.BytesIO(archive.read(PARTIAL_ROLLOUT_MEMBER)), allow_pickle=False) as arrays:
             return {name: arrays[name] for name in arrays.files}
+
+
+def _plain_categorical(policy: Any) -> bool:
+    """Whether ``policy`` is SB3's ``ActorCriticPolicy`` forward pass over SB3's categorical distribution, unchanged
+    (no subclass overriding the pass or the distribution, no forward hook on the policy itself)."""
+    return (
+        isinstance(policy, ActorCriticPolicy)
+        and type(policy).forward is ActorCriticPolicy.forward
+        and type(policy)._get_action_dist_from_latent is ActorCriticPolicy._get_action_dist_from_latent
+        and type(policy.action_dist) is CategoricalDistribution
+        and not policy._forward_hooks
+        and not policy._forward_pre_hooks
+    )
+
+
+def categorical_forward(policy: ActorCriticPolicy, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """``ActorCriticPolicy.forward(obs)`` for a categorical policy, bit for bit (the same operations in the same order,
+    the same random draw), without building ``torch.distributions.Categorical``: its construction, argument
+    validation and ``log_prob`` bookkeeping cost about a third of a forward pass of a small network (MinAtar's:
+    ~0.37 -> ~0.25 ms per step of 8 envs on one CPU thread; ``benchmarks/throughput.py --variants minatar-ppo
+    minatar-ppog``). Checked against the policy's own forward pass by ``tests/test_reliability.py``."""
+    features = policy.extract_features(obs)
+    if policy.share_features_extractor:
+        latent_pi, latent_vf = policy.mlp_extractor(features)
+    else:
+        pi_features, vf_features = features
+        latent_pi = policy.mlp_extractor.forward_actor(pi_features)
+        latent_vf = policy.mlp_extractor.forward_critic(vf_features)
+    values = policy.value_net(latent_vf)
+    logits = policy.action_net(latent_pi)
+    log_pmf = logits - logits.logsumexp(dim=-1, keepdim=True)  # Categorical(logits=...).logits
+    probs = th.softmax(log_pmf, dim=-1)  # .probs
+    actions = th.multinomial(probs.reshape(-1, probs.shape[-1]), 1, True).T.reshape(probs.shape[:-1])  # .sample()
+    log_prob = log_pmf.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)  # .log_prob(actions)
+    shape = policy.action_space.shape or ()
+    return actions.reshape((-1, *shape)), values, log_prob
 
 
 def restore_partial_rollout(buffer: RolloutBuffer, arrays: dict[str, np.ndarray]) -> int:
