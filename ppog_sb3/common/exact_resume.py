@@ -346,8 +346,9 @@ def categorical_forward(policy: ActorCriticPolicy, obs: th.Tensor) -> tuple[th.T
     """``ActorCriticPolicy.forward(obs)`` for a categorical policy, bit for bit (the same operations in the same order,
     the same random draw), without building ``torch.distributions.Categorical``: its construction, argument
     validation and ``log_prob`` bookkeeping cost about a third of a forward pass of a small network (MinAtar's:
-    ~0.37 -> ~0.25 ms per step of 8 envs on one CPU thread; ``benchmarks/throughput.py --variants minatar-ppo
-    minatar-ppog``). Checked against the policy's own forward pass by ``tests/test_reliability.py``."""
+    0.36 -> 0.23 ms per step of 8 envs on one CPU thread, the inference bound of ``benchmarks/throughput.py
+    --threads 1 --variants minatar-ppo minatar-ppog``). Checked against the policy's own forward pass by
+    ``tests/test_equivalence.py``."""
     features = policy.extract_features(obs)
     if policy.share_features_extractor:
         latent_pi, latent_vf = policy.mlp_extractor(features)
