@@ -42,6 +42,7 @@ def _worker(precision: str, rollouts: int) -> dict[str, float]:
     import numpy as np
     import torch as th
     from stable_baselines3.common.callbacks import CallbackList
+    from throughput import time_method  # benchmarks/throughput.py, beside this file
 
     import ppog_sb3
     from ppog_sb3 import PPOG
@@ -49,24 +50,14 @@ def _worker(precision: str, rollouts: int) -> dict[str, float]:
     env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)
     model = PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=0, **ZOO_ATARI)
     totals = dict.fromkeys(PARTS, 0.0)
-
-    def timed(owner, name: str, part: str) -> None:
-        method = getattr(owner, name)
-
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                totals[part] += time.perf_counter() - start
-
-        setattr(owner, name, wrapper)
-
-    timed(model.env, "step", "env")
-    timed(model.env, "step_async", "send")
-    timed(model, "_rollout_forward", "policy")
-    timed(model.rollout_buffer, "add", "add")
-    timed(model, "_model_input", "input")
+    for owner, name, part in (
+        (model.env, "step", "env"),
+        (model.env, "step_async", "send"),
+        (model, "_rollout_forward", "policy"),
+        (model.rollout_buffer, "add", "add"),
+        (model, "_model_input", "input"),
+    ):
+        time_method(totals, owner, name, part)
     model.learn(1024)  # warm-up: one rollout and update
     totals.update(dict.fromkeys(PARTS, 0.0))
     callback = CallbackList([])

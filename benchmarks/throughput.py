@@ -133,22 +133,25 @@ def _build(variant: str, device: str, seed: int):
     raise ValueError(f"Unknown variant {variant!r}: allowed values are {', '.join(VARIANTS)}.")
 
 
+def time_method(totals: dict[str, float], owner, name: str, key: str) -> None:
+    """Replace ``owner.name`` (an instance's method) by a wrapper that adds its wall time to ``totals[key]``."""
+    method = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            totals[key] += time.perf_counter() - start
+
+    setattr(owner, name, wrapper)
+
+
 def _time_phases(model) -> dict[str, float]:
     """Wrap the model's ``collect_rollouts`` and ``train`` so their wall time adds up in the returned dict."""
     totals = {"collect": 0.0, "train": 0.0}
-
-    def timed(name, method):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                totals[name] += time.perf_counter() - start
-
-        return wrapper
-
-    model.collect_rollouts = timed("collect", model.collect_rollouts)
-    model.train = timed("train", model.train)
+    time_method(totals, model, "collect_rollouts", "collect")
+    time_method(totals, model, "train", "train")
     return totals
 
 
