@@ -140,10 +140,11 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         steps, envs = np.divmod(self.observations[batch_inds].reshape(-1), self.n_envs)
         stacks = self._stacks(steps, envs)
         if self.channels_last:  # (B, n, H, W, c) -> (B, H, W, n * c), handed out as a channels-last (B, C, H, W) view
-            # The interleave is torch's permuted copy: 3x faster than numpy's moveaxis + ascontiguousarray on a
-            # 256-stack uint8 minibatch (2.1 vs 6.7 ms, 2 threads), the frame buffer's whole excess over the default.
-            shape = (len(steps), *stacks.shape[2:4], -1)
-            interleaved = th.from_numpy(stacks).permute(0, 2, 3, 1, 4).contiguous().reshape(shape)
+            # The interleave is torch's concatenation of the n frames along the channel axis, the frame buffer's
+            # whole excess over the default. Measured on a 256-stack uint8 minibatch, 2 threads (2-core AMD EPYC,
+            # AVX2): cat 1.6-1.7 ms, torch's permuted copy 2.8-3.0 (the 2026-12-02 Intel AMX kind's choice), numpy's
+            # moveaxis + ascontiguousarray 10-17.
+            interleaved = th.cat(th.from_numpy(stacks).unbind(1), dim=-1)
             return samples._replace(observations=interleaved.to(self.device).permute(0, 3, 1, 2))
         return samples._replace(observations=self.to_torch(stacks.reshape(len(steps), -1, *stacks.shape[3:])))
 
