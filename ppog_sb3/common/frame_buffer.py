@@ -141,7 +141,7 @@ class FrameStackRolloutBuffer(PPOGRolloutBuffer):
         stacks = self._stacks(steps, envs)
         if self.channels_last:  # (B, n, H, W, c) -> (B, H, W, n * c), handed out as a channels-last (B, C, H, W) view
             # The interleave is torch's concatenation of the n frames along the channel axis, the frame buffer's
-            # whole excess over the default. Measured on a 256-stack uint8 minibatch, 2 threads (2-core AMD EPYC,
+            # whole excess over the stacked buffer. Measured on a 256-stack uint8 minibatch, 2 threads (2-core AMD EPYC,
             # AVX2): cat 1.6-1.7 ms, torch's permuted copy 2.8-3.0 (the 2026-12-02 Intel AMX kind's choice), numpy's
             # moveaxis + ascontiguousarray 10-17.
             interleaved = th.cat(th.from_numpy(stacks).unbind(1), dim=-1)
