@@ -59,7 +59,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _train_extras_parser() -> argparse.ArgumentParser:
-    from ppog_sb3.zoo.optuna_study import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT_INTERVAL
+    from ppog_sb3.zoo.optuna_study import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY
     from ppog_sb3.zoo.seams import OneLineErrorParser
 
     parser = OneLineErrorParser(prog=f"{PROG} train", add_help=False, allow_abbrev=False)
@@ -77,6 +77,13 @@ def _train_extras_parser() -> argparse.ArgumentParser:
         default=_env_int("PPOG_ZOO_GRACE_PERIOD", DEFAULT_GRACE_PERIOD),
         help="seconds without heartbeat after which a RUNNING trial (its worker died) is marked FAIL "
         f"(default: $PPOG_ZOO_GRACE_PERIOD or {DEFAULT_GRACE_PERIOD})",
+    )
+    group.add_argument(
+        "--max-retry",
+        type=int,
+        default=_env_int("PPOG_ZOO_MAX_RETRY", DEFAULT_MAX_RETRY),
+        help="times a trial marked FAIL for want of heartbeats (its worker was killed) is queued again with the same "
+        f"parameters, run by the next trial of any worker; 0: never (default: $PPOG_ZOO_MAX_RETRY or {DEFAULT_MAX_RETRY})",
     )
     group.add_argument(
         "--fixed-params",
@@ -120,6 +127,8 @@ def _run_train(argv: list[str]) -> int | None:
         extras_parser.error(
             f"--grace-period={extras.grace_period} must be larger than --heartbeat-interval={extras.heartbeat_interval}"
         )
+    if extras.max_retry < 0:
+        extras_parser.error(f"--max-retry={extras.max_retry} must be >= 0 (0: a stale trial is not queued again)")
     fixed = {}
     for item in extras.fixed_params:
         key, sep, value = item.partition(":")
@@ -127,7 +136,10 @@ def _run_train(argv: list[str]) -> int | None:
             extras_parser.error(f"argument --fixed-params: expected KEY:VALUE, got {item!r}")
         fixed[key] = parse_cli_value(value)
     settings = OptimizationSettings(
-        heartbeat_interval=extras.heartbeat_interval, grace_period=extras.grace_period, fixed_params=fixed
+        heartbeat_interval=extras.heartbeat_interval,
+        grace_period=extras.grace_period,
+        fixed_params=fixed,
+        max_retry=extras.max_retry,
     )
     _register_zoo()
     import rl_zoo3.train

@@ -11,7 +11,13 @@ so each is testable without the zoo. What the search does:
   name, which silently split a distributed search);
 * RDB storages (SQLite, PostgreSQL, MySQL URLs) are opened with Optuna's heartbeat: a worker killed
   mid-trial stops sending heartbeats and, once the grace period has passed, the next trial started by any
-  worker (or the end of any worker's search) marks that trial FAIL and reports it on stderr;
+  worker (or the end of any worker's search) marks that trial FAIL, reports it on stderr and queues it again
+  with the same parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``, at most ``--max-retry`` times, the next
+  trial any worker starts). Decision: retry by default (3 times), because a search spread over sessions or
+  preemptible machines otherwise loses exactly its longest configurations (small minibatches, many epochs: a trial
+  still running when a session ends is killed every time it is drawn late), which biases the search towards fast
+  configurations for a reason that has nothing to do with their score; a trial that raises is not a stale one
+  and is not retried;
 * ``--max-total-trials`` is a strict cap: besides the zoo's ``MaxTrialsCallback`` (which can overshoot by
   one trial per worker when workers finish at the same moment), each trial checks at its start how many
   non-failed trials were created before it; a trial beyond the cap is not run and is marked FAIL with the
@@ -67,6 +73,7 @@ from ppog_sb3.zoo.policy_kwargs import merge_policy_kwargs_source, merging_polic
 
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 120
+DEFAULT_MAX_RETRY = 3
 #: The study's user attributes naming the search's ``--algo`` and env id (set when the study is created)
 STUDY_ALGO_ATTR = "ppog_zoo_algo"
 STUDY_ENV_ATTR = "ppog_zoo_env"
@@ -79,10 +86,12 @@ class OptimizationSettings:
     :param heartbeat_interval: seconds between a running trial's heartbeats in an RDB storage (0: no heartbeat)
     :param grace_period: seconds without a heartbeat after which a RUNNING trial is marked FAIL
     :param fixed_params: raw search-space parameters pinned for the whole search
+    :param max_retry: times a trial marked FAIL for want of heartbeats is queued again with its parameters (0: never)
     """
 
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
     grace_period: int = DEFAULT_GRACE_PERIOD
+    max_retry: int = DEFAULT_MAX_RETRY
     fixed_params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,21 +149,49 @@ def first_line(error: BaseException) -> str:
     return type(inner).__name__
 
 
-def _report_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    print(
-        f"ppog-zoo: trial {trial.number} of study '{study.study_name}' sent no heartbeat within the grace period "
-        "(its worker stopped): marked FAIL",
-        file=sys.stderr,
-        flush=True,
-    )
+class StaleTrialCallback:
+    """Reports a trial marked FAIL for want of heartbeats and queues it again (at most ``max_retry`` times).
+
+    The retry is Optuna's own ``RetryHeartbeatStaleTrialCallback``: a WAITING trial with the stale trial's parameters,
+    distributions and user attributes, which the next ``study.optimize`` of any worker runs before it samples; its
+    system attributes ``failed_trial`` and ``retry_history`` name the trials it repeats.
+    """
+
+    def __init__(self, max_retry: int) -> None:
+        if max_retry < 0:
+            raise ZooError(f"--max-retry={max_retry} must be >= 0 (0: a stale trial is not queued again)")
+        self.max_retry = int(max_retry)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=self.max_retry)
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        previous = len(trial.system_attrs.get("retry_history", []))  # retries of the same original trial so far
+        original = trial.system_attrs.get("failed_trial", trial.number)
+        if previous < self.max_retry:
+            self._retry(study, trial)
+            what = f"queued again with the same parameters (retry {previous + 1} of at most {self.max_retry})"
+        elif self.max_retry == 0:
+            what = "not queued again (--max-retry 0)"
+        else:
+            what = f"not queued again: trial {original}'s parameters were already retried {previous} times (--max-retry)"
+        print(
+            f"ppog-zoo: trial {trial.number} of study '{study.study_name}' sent no heartbeat within the grace period "
+            f"(its worker stopped): marked FAIL, {what}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna.storages.BaseStorage:
+def open_storage(
+    url: str, heartbeat_interval: int, grace_period: int, max_retry: int = DEFAULT_MAX_RETRY
+) -> optuna.storages.BaseStorage:
     """Open an Optuna storage: a ``.log`` path is a journal file (as in the zoo), anything else an RDB URL.
 
     RDB storages get Optuna's heartbeat (``heartbeat_interval > 0``); PostgreSQL connections are checked before
     use (``pool_pre_ping``: a long search outlives idle connections) and time out after 10 s; SQLite waits up
-    to 30 s for a lock (a heartbeat thread and several local workers write to the same file).
+    to 30 s for a lock (a heartbeat thread and several local workers write to the same file). A trial marked FAIL
+    for want of heartbeats is queued again up to ``max_retry`` times (:class:`StaleTrialCallback`).
     """
     if url.endswith(".log"):
         Path(url).parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +221,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> optuna
         heartbeat_kwargs = {
             "heartbeat_interval": int(heartbeat_interval),
             "grace_period": int(grace_period),
-            callback_arg: _report_stale_trial,
+            callback_arg: StaleTrialCallback(max_retry),
         }
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
@@ -389,7 +426,9 @@ class OptunaSearch(ExperimentManager):
 
         assert self.storage is not None and self.study_name is not None  # set by _set_up_search
         self._check_fixed_params()
-        storage = open_storage(self.storage, self.settings.heartbeat_interval, self.settings.grace_period)
+        storage = open_storage(
+            self.storage, self.settings.heartbeat_interval, self.settings.grace_period, self.settings.max_retry
+        )
         try:
             study = optuna.create_study(
                 sampler=RandomSampler(),  # placeholder: the real sampler's seed depends on the study's trials

@@ -134,11 +134,18 @@ def test_postgres_killed_worker_trial_fails_and_study_goes_on(postgres_url, tmp_
     worker.wait(timeout=30)
     assert load(study, postgres_url).trials[running.number].state == TrialState.RUNNING
 
-    # Another worker (started after the 3 s grace period has begun) fails the dead trial and completes its own
+    # Another worker (started after the 3 s grace period has begun) fails the dead trial, queues it again and
+    # completes three trials, the retry among them
     other = run_zoo(*base, *heartbeat, "-f", "logs_b", "--max-total-trials", "3", cwd=tmp_path)
     assert f"trial {running.number} of study '{study}'" in other.stderr and "marked FAIL" in other.stderr
+    assert "queued again with the same parameters" in other.stderr
     trials = load(study, postgres_url).get_trials()
     assert trials[running.number].state == TrialState.FAIL
+    # ... and runs the dead trial's parameters first (--max-retry, default 3; catches: the killed configuration
+    # never run again, which biases a search spread over sessions against its slowest configurations)
+    retry = trials[running.number + 1]
+    assert retry.params == trials[running.number].params and retry.state in FINISHED_OK
+    assert retry.system_attrs["failed_trial"] == running.number
     assert sum(t.state in FINISHED_OK for t in trials) == 3, "FAIL trials do not count toward --max-total-trials"
     assert not any(t.state == TrialState.RUNNING for t in trials)
     assert len({t.number for t in trials}) == len(trials) == 4

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import types
 
 import optuna
 import pytest
 import yaml
+from optuna.trial import TrialState
 from stable_baselines3.common.env_util import make_vec_env
 from zoo_helpers import CONFIG
 
 from ppog_sb3 import PPOG
 from ppog_sb3.envs import is_plugin_id
 from ppog_sb3.zoo import cli, convert_ppog_params, register, sample_ppog_params, unregister
-from ppog_sb3.zoo.optuna_study import default_storage_path, default_study_name, redact_url
+from ppog_sb3.zoo.errors import ZooError
+from ppog_sb3.zoo.optuna_study import (
+    default_storage_path,
+    default_study_name,
+    fail_stale_trials,
+    open_storage,
+    redact_url,
+)
 from ppog_sb3.zoo.seams import parse_cli_value
 
 # Keys the zoo consumes itself (never passed to the model)
@@ -312,3 +321,47 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path, unbuffered):
     proc.stdout.close()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 141 and err.decode() == "", err.decode()[-2000:]  # 128 + SIGPIPE, nothing printed
+
+
+def _stale_trial(study: optuna.Study, storage, grace: float) -> optuna.trial.Trial:
+    """A trial that ran (a heartbeat, a sampled parameter) and whose worker then stopped."""
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    storage.record_heartbeat(trial._trial_id)
+    time.sleep(grace + 1.2)  # SQLite's clock (CURRENT_TIMESTAMP) has whole seconds
+    return trial
+
+
+def test_a_stale_trial_is_queued_again_with_its_parameters_until_max_retry(tmp_path, capsys):
+    # Catches: no retry callback on the storage (the killed trial's parameters are never run: a search spread over
+    # sessions loses its longest configurations), a retry with freshly sampled parameters, and retrying forever.
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=2, max_retry=1)
+    study = optuna.create_study(storage=storage, study_name="retry")
+    first = _stale_trial(study, storage, grace=2)
+    fail_stale_trials(study)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].params == {"x": first.params["x"]}
+    assert trials[1].system_attrs["failed_trial"] == 0
+    assert "trial 0 of study 'retry'" in capsys.readouterr().err.replace("\n", " ")
+
+    # The retry runs first, with the stale trial's value; killed again, it is not queued a second time
+    retry = study.ask()
+    assert retry.number == 1 and retry.suggest_float("x", 0.0, 1.0) == first.params["x"]
+    storage.record_heartbeat(retry._trial_id)
+    time.sleep(3.2)
+    fail_stale_trials(study)
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.FAIL]
+    assert "already retried 1 times" in capsys.readouterr().err
+
+
+def test_max_retry_zero_marks_fail_only(tmp_path, capsys):
+    # Catches: --max-retry 0 ignored (a user who wants the plain FAIL gets a queued trial anyway)
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=2, max_retry=0)
+    study = optuna.create_study(storage=storage, study_name="no-retry")
+    _stale_trial(study, storage, grace=2)
+    fail_stale_trials(study)
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL]
+    assert "not queued again (--max-retry 0)" in capsys.readouterr().err
+    with pytest.raises(ZooError, match="--max-retry=-1"):
+        open_storage(f"sqlite:///{tmp_path / 't.db'}", heartbeat_interval=1, grace_period=2, max_retry=-1)
