@@ -365,3 +365,9 @@ def test_max_retry_zero_marks_fail_only(tmp_path, capsys):
     assert "not queued again (--max-retry 0)" in capsys.readouterr().err
     with pytest.raises(ZooError, match="--max-retry=-1"):
         open_storage(f"sqlite:///{tmp_path / 't.db'}", heartbeat_interval=1, grace_period=2, max_retry=-1)
+
+
+def test_negative_max_retry_is_a_one_line_error(capsys):
+    # Catches: a negative --max-retry accepted (Optuna's callback would then never retry, silently)
+    assert cli.main(["train", "--algo", "ppog", "--env", "CartPole-v1", "-optimize", "--max-retry", "-1"]) == 2
+    assert "--max-retry=-1 must be >= 0" in capsys.readouterr().err
