@@ -12,10 +12,11 @@ measurements of 256 batch steps each. Space Invaders, NatureCNN in channels-last
 What it is for: the rollout's excess over its bound (``benchmarks/rollout_profile.py``) is the hand-over of 2 cores
 between torch's OpenMP workers and ale-py's C++ threads. ``GOMP_SPINCOUNT`` (read by libgomp at start, hence an
 environment variable and one process per setting) decides whether torch's idle workers spin on a core after each
-forward pass. On the 2-core AMD AVX2 kind (2026-12-03, ``results/speed_check/spin_and_pipeline_2026-12-03_amd-avx2.log``)
-the synchronous loop with the spin off ran at its bound (0.52-0.59 s against 0.54), 10-20% faster than with libgomp's
-default in 3 of 4 runs and equal in the fourth (means 0.55 against 0.63 s); but the setting is global, and the update, with hundreds of parallel regions per minibatch, pays the
-wake-ups: end to end no gain (``throughput.py``, 3 alternating rounds, same log).
+forward pass. On the 2-core AMD AVX2 kind (2026-12-03,
+``results/speed_check/spin_and_pipeline_2026-12-03_amd-avx2.log``) the synchronous loop with the spin off ran at its
+bound (0.52-0.59 s against 0.54), 10-20% faster than with libgomp's default in 3 of 4 runs and equal in the fourth
+(means 0.55 against 0.63 s); but the setting is global, and the update, with hundreds of parallel regions per
+minibatch, pays the wake-ups: end to end no gain (``throughput.py``, 3 alternating rounds, same log).
 """
 
 from __future__ import annotations
