@@ -134,6 +134,45 @@ def _bare_loop(mode: str, rollouts: int) -> float:
     return (time.perf_counter() - start) / rollouts
 
 
+def _threading(cycles: int, precision: str) -> None:
+    """``rollout_thread`` on and off in one process, alternating cycle by cycle (rollout + update), so the host's
+    drifts hit both alike; the update is timed too, as a worker thread's OpenMP pool could change it."""
+    import numpy as np
+    import torch as th
+    from throughput import _bounds, _time_phases
+
+    import ppog_sb3
+    from ppog_sb3 import PPOG
+
+    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)
+    model = PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=0, **ZOO_ATARI)
+    phases = _time_phases(model)
+    model.learn(2048)  # warm-up: two rollouts and updates
+    times: dict[bool, dict[str, list[float]]] = {on: {"collect": [], "train": []} for on in (True, False)}
+    for cycle in range(cycles):
+        for on in (True, False) if cycle % 2 == 0 else (False, True):
+            model.rollout_thread = on
+            phases.update(collect=0.0, train=0.0)
+            model.learn(1024, reset_num_timesteps=False)
+            for key in ("collect", "train"):
+                times[on][key].append(phases[key])
+    bounds = _bounds(model, "cpu")
+    bound = bounds["emulation_s"] + bounds["inference_s"]
+    print(
+        f"torch {th.__version__}, CPU capability {th.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
+        f"{th.get_num_threads()} torch threads, {cycles} cycles each, alternating"
+    )
+    for on, measured in times.items():
+        collect, train = (float(np.mean(measured[key])) for key in ("collect", "train"))
+        print(
+            f"  rollout_thread={on!s:5}: rollout {collect:.3f} s (median {np.median(measured['collect']):.3f}; bound "
+            f"{bound:.3f}, {collect / bound - 1:+.0%}), update {train:.3f} s (median {np.median(measured['train']):.3f}; "
+            f"bound {bounds['arithmetic_s']:.3f}), per 1024 env-steps"
+        )
+    paired = np.array(times[True]["collect"]) / np.array(times[False]["collect"])
+    print(f"  rollout on/off per cycle pair: mean {paired.mean():.3f}, min {paired.min():.3f}, max {paired.max():.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
@@ -141,12 +180,16 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"))
     parser.add_argument("--spin", nargs="+", default=["default"], help="GOMP_SPINCOUNT values ('default': unset)")
     parser.add_argument("--pipelined", action="store_true", help="bare loops: synchronous vs half-batch pipeline")
+    parser.add_argument("--threading", type=int, metavar="CYCLES", help="rollout_thread on vs off, CYCLES cycles each")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--loop", choices=("sync", "pipelined"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         result = {"loop": _bare_loop(args.loop, args.rollouts)} if args.loop else _worker(args.precision, args.rollouts)
         print("RESULT " + json.dumps(result), flush=True)
+        return
+    if args.threading:
+        _threading(args.threading, args.precision)
         return
     if args.pipelined:
         loops: dict[str, list[float]] = {"sync": [], "pipelined": []}

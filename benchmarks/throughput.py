@@ -22,6 +22,9 @@ Variants:
   ppog-fast-stacks / ppog-fast-frames
              ppog-fast with the buffer forced: PPOGRolloutBuffer (each observation's 4-frame stack stored) or
              FrameStackRolloutBuffer (each frame stored once)
+  ppog-fast-nothread
+             ppog-fast with rollout_thread=False: the rollout's forward passes on the main thread (ppog-fast has the
+             default "auto", a worker thread per rollout on a CPU with more than one torch thread)
   minatar-ppo / minatar-ppog
              the MinAtar study's runs (zoo setting): SB3 PPO / PPOG on MinAtar Breakout, 8 envs in SB3's
              make_vec_env (DummyVecEnv + Monitor, as the zoo builds them), the MinAtar paper's network (MinAtarCNN,
@@ -60,6 +63,7 @@ VARIANTS = (
     "ppog-fast",
     "ppog-fast-stacks",
     "ppog-fast-frames",
+    "ppog-fast-nothread",
     "ppog-fast-fp32",
     "ppog-fast-bf16",
     "ppog-fast-auto",
@@ -120,6 +124,8 @@ def _build(variant: str, device: str, seed: int):
             from ppog_sb3.common.buffers import PPOGRolloutBuffer
 
             extra = dict(rollout_buffer_class=PPOGRolloutBuffer)
+        if variant == "ppog-fast-nothread":
+            extra = dict(rollout_thread=False)
         if variant == "ppog-fast-frames":
             from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
 

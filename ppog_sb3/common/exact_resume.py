@@ -49,6 +49,8 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
+from ppog_sb3.common.rollout_thread import ForwardThread
+
 SelfResume = TypeVar("SelfResume", bound="ExactResumeMixin")
 
 #: True while :meth:`ExactResumeMixin.load` runs (SB3's load calls ``set_random_seed`` from ``_setup_model``).
@@ -95,6 +97,10 @@ class ExactResumeMixin(OnPolicyAlgorithm):
     def _check_rollout_observations(self, obs: Any) -> None:
         pass
 
+    def _use_rollout_thread(self) -> bool:
+        """Whether the forward passes of this rollout run on a worker thread (:mod:`ppog_sb3.common.rollout_thread`)."""
+        return False
+
     def _rollout_forward(self, obs: Any) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """The rollout step's forward pass: ``policy(obs)``, or for SB3's own actor-critic policies with a
         ``Discrete`` action space the same numbers without the distribution objects (:func:`categorical_forward`)."""
@@ -115,7 +121,9 @@ class ExactResumeMixin(OnPolicyAlgorithm):
           callback (``CheckpointCallback``, the zoo's ``--save-freq``) holds a consistent state: ``save`` adds
           the part of the rollout collected so far, and a loaded model continues that rollout exactly;
         - forward passes under ``inference_mode``, inside the hooks ``_autocast()`` and ``_model_input()`` (no-ops
-          here; PPOG's bf16 autocast and channels-last input), and ``_check_rollout_observations`` before each step.
+          here; PPOG's bf16 autocast and channels-last input), and ``_check_rollout_observations`` before each step;
+        - the forward passes run on a worker thread for the rollout's span where ``_use_rollout_thread()`` says so
+          (same numbers; :mod:`ppog_sb3.common.rollout_thread` says why).
         """
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
@@ -127,69 +135,73 @@ class ExactResumeMixin(OnPolicyAlgorithm):
 
         callback.on_rollout_start()
 
-        while n_steps < n_rollout_steps:
-            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
-                self.policy.reset_noise(env.num_envs)
-
-            self._check_rollout_observations(self._last_obs)
+        def forward(last_obs: Any) -> tuple[np.ndarray, th.Tensor, th.Tensor]:
             with th.inference_mode(), self._autocast():
-                obs_tensor = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
+                obs_tensor = self._model_input(obs_as_tensor(last_obs, self.device))
                 action_tensor, values, log_probs = self._rollout_forward(obs_tensor)
-            values, log_probs = values.float(), log_probs.float()
-            actions = action_tensor.cpu().numpy()
+            return action_tensor.cpu().numpy(), values.float(), log_probs.float()
 
-            clipped_actions = actions
-            if isinstance(self.action_space, spaces.Box):
-                if self.policy.squash_output:
-                    clipped_actions = self.policy.unscale_action(clipped_actions)
-                else:
-                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        def predict_values(obs_tensor: th.Tensor) -> th.Tensor:
+            with th.inference_mode(), self._autocast():
+                return self.policy.predict_values(self._model_input(obs_tensor)).float()
 
-            new_obs, rewards, dones, infos = env.step(clipped_actions)
+        with ForwardThread(self._use_rollout_thread()) as run:
+            while n_steps < n_rollout_steps:
+                if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
+                    self.policy.reset_noise(env.num_envs)
 
-            self.num_timesteps += env.num_envs
-            self._update_info_buffer(infos, dones)
-            n_steps += 1
+                self._check_rollout_observations(self._last_obs)
+                actions, values, log_probs = run(forward, self._last_obs)
 
-            if isinstance(self.action_space, spaces.Discrete):
-                actions = actions.reshape(-1, 1)
+                clipped_actions = actions
+                if isinstance(self.action_space, spaces.Box):
+                    if self.policy.squash_output:
+                        clipped_actions = self.policy.unscale_action(clipped_actions)
+                    else:
+                        clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
 
-            # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
-            # One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs
-            # (~3e-8 for a CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO. Truncations
-            # are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
-            # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
-            buffer_rewards = rewards
-            # infos[idx] only where done, as SB3: a VecEnv may return no infos on a step without episode ends
-            for idx, done in enumerate(dones):
-                info = infos[idx] if done else {}
-                if info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
-                    if buffer_rewards is rewards:
-                        buffer_rewards = rewards.copy()
-                    terminal_obs = self._model_input(self.policy.obs_to_tensor(info["terminal_observation"])[0])
-                    with th.inference_mode(), self._autocast():
-                        terminal_value = self.policy.predict_values(terminal_obs)[0].float()
-                    buffer_rewards[idx] += self.gamma * terminal_value
+                new_obs, rewards, dones, infos = env.step(clipped_actions)
 
-            rollout_buffer.add(
-                self._last_obs,  # type: ignore[arg-type]
-                actions,
-                buffer_rewards,
-                self._last_episode_starts,  # type: ignore[arg-type]
-                values,
-                log_probs,
-            )
-            self._last_obs = new_obs  # type: ignore[assignment]
-            self._last_episode_starts = dones
+                self.num_timesteps += env.num_envs
+                self._update_info_buffer(infos, dones)
+                n_steps += 1
 
-            callback.update_locals(locals())
-            if not callback.on_step():
-                self._end_rollout()
-                return False
+                if isinstance(self.action_space, spaces.Discrete):
+                    actions = actions.reshape(-1, 1)
 
-        with th.inference_mode(), self._autocast():
-            last_obs = self._model_input(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
-            values = self.policy.predict_values(last_obs).float()
+                # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
+                # One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs
+                # (~3e-8 for a CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO.
+                # Truncations are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
+                # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
+                buffer_rewards = rewards
+                # infos[idx] only where done, as SB3: a VecEnv may return no infos on a step without episode ends
+                for idx, done in enumerate(dones):
+                    info = infos[idx] if done else {}
+                    if info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
+                        if buffer_rewards is rewards:
+                            buffer_rewards = rewards.copy()
+                        terminal_obs = self.policy.obs_to_tensor(info["terminal_observation"])[0]
+                        terminal_value = run(predict_values, terminal_obs)[0]
+                        buffer_rewards[idx] += self.gamma * terminal_value
+
+                rollout_buffer.add(
+                    self._last_obs,  # type: ignore[arg-type]
+                    actions,
+                    buffer_rewards,
+                    self._last_episode_starts,  # type: ignore[arg-type]
+                    values,
+                    log_probs,
+                )
+                self._last_obs = new_obs  # type: ignore[assignment]
+                self._last_episode_starts = dones
+
+                callback.update_locals(locals())
+                if not callback.on_step():
+                    self._end_rollout()
+                    return False
+
+            values = run(predict_values, obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
 
         rollout_buffer.compute_returns_and_advantage(last_values=values, dones=self._last_episode_starts)  # type: ignore[arg-type]
         self._end_rollout()

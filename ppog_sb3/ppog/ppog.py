@@ -17,6 +17,7 @@ from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
 from ppog_sb3.common.finite import first_non_finite
 from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
 from ppog_sb3.common.precision import channels_last_input, use_bf16
+from ppog_sb3.common.rollout_thread import use_rollout_thread
 from ppog_sb3.common.schedules import ScheduleLike
 from ppog_sb3.ppog import arguments
 from ppog_sb3.ppog.arguments import PRECISIONS, SUPPORTED_ACTION_SPACES
@@ -103,6 +104,10 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         much slower (a warning says so). ``"auto"``: bf16 where it is native, fp32 otherwise.
     :param channels_last: Run image observations and convolution weights in the channels-last memory format
         (faster convolutions on CPUs with oneDNN and on GPUs; the same math, float rounding may differ)
+    :param rollout_thread: Run the rollout's forward passes on a worker thread of their own (``True``, ``False`` or
+        ``"auto"``, the default: on a CPU device with more than one torch thread). The same numbers either way; on a
+        CPU it keeps torch's idle OpenMP workers from spinning on the cores the environment needs
+        (:mod:`ppog_sb3.common.rollout_thread`).
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -151,9 +156,11 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         advantage_estimator: str = "gae",
         precision: str = "fp32",
         channels_last: bool = False,
+        rollout_thread: bool | str = "auto",
         _init_setup_model: bool = True,
     ):
         arguments.check_choice("precision", precision, PRECISIONS)
+        arguments.check_rollout_thread(rollout_thread)
         if env is not None and not isinstance(env, str):
             arguments.check_action_space(env.action_space)
 
@@ -191,6 +198,7 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         self._init_ppog(policy_loss, ent_coef_decay, ent_coef_min, vf_learning_rate, advantage_estimator)
         self.precision = precision
         self.channels_last = channels_last
+        self.rollout_thread = rollout_thread
         if self.env is not None:
             buffer_size = self.env.num_envs * self.n_steps
             if buffer_size % self.batch_size > 0:
@@ -244,6 +252,11 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
     def _model_input(self, obs: Any) -> Any:
         """Image observations in channels-last layout when asked for (see :func:`channels_last_input`)."""
         return channels_last_input(obs) if self.channels_last else obs
+
+    def _use_rollout_thread(self) -> bool:
+        """``rollout_thread`` for this rollout (``"auto"`` reads the device and torch's thread count now)."""
+        arguments.check_rollout_thread(self.rollout_thread)  # it may have been set on the live model
+        return use_rollout_thread(self.rollout_thread, self.device)
 
     def _autocast(self):
         """bf16 autocast context when bf16 is in use (see ``precision``), a no-op otherwise."""
