@@ -62,9 +62,8 @@ def _rollout_data(model) -> dict[str, np.ndarray]:
 def test_the_worker_thread_gives_the_same_numbers_as_the_main_thread():
     """Same parameters, Adam state and rollout data (``torch.equal`` / ``np.array_equal``), on a CNN env with
     time-limit truncations (their bootstrap forward passes run on the worker too). Catches a forward pass run twice
-    or out of order on the worker (it shares torch's global generator with the main thread), or the bootstrap of
-    truncated episodes lost in the threaded loop (seen red with the ``run(predict_values, terminal_obs)`` line
-    replaced by a zero value)."""
+    on the worker (it shares torch's global generator with the main thread: seen red), or the bootstrap of truncated
+    episodes lost (seen red with the ``run(predict_values, terminal_obs)`` line replaced by a zero value)."""
     models = {}
     for on in (True, False):
         models[on] = PPOG("CnnPolicy", image_vec_env(), rollout_thread=on, **CNN)
@@ -116,8 +115,8 @@ class _FailingForward(RuntimeError):
 
 
 def test_an_error_in_a_forward_pass_reaches_learn_and_ends_the_thread():
-    """An exception raised on the worker is raised again by ``learn``, and the worker is gone. Catches the future's
-    exception swallowed, or the executor not shut down on the way out."""
+    """An exception raised on the worker is raised again by ``learn``, and the worker is gone. Catches the executor
+    not shut down on the way out (seen red with the shutdown removed)."""
     model = PPOG("CnnPolicy", image_vec_env(), rollout_thread=True, **CNN)
 
     def fail(obs):
@@ -139,6 +138,7 @@ class _StopAt(BaseCallback):
 
 
 def test_a_callback_stopping_mid_rollout_ends_the_thread():
+    """Catches the early return of a stopped rollout leaving the worker alive (seen red with the shutdown removed)."""
     model = PPOG("CnnPolicy", image_vec_env(), rollout_thread=True, **CNN)
     model.learn(10 * 32 * 2, callback=_StopAt(5))
     assert model.num_timesteps == 5 * 2
