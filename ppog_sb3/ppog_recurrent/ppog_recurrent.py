@@ -43,9 +43,9 @@ class RecurrentPPOG(ContribPPOG, RecurrentPPO):
       because ``RecurrentPPO``'s loop calls ``callback.on_step()`` before it stores the step.
 
     Decisions: ``advantage_estimator`` is offered (``"nstep"`` is GAE with lambda = 1, on the parent's buffer).
-    ``precision`` and ``channels_last`` are not: they need the rollout's forward passes inside PPOG's autocast and
-    memory-format hooks, which the parent's loop (kept, so the LSTM-state handling stays sb3-contrib's code) does not
-    have, and bf16 in the update alone would make the ratio's first value differ from 1.
+    ``precision``, ``channels_last`` and ``rollout_thread`` are not: they need PPOG's rollout loop (its autocast,
+    memory-format and forward-pass hooks), which the parent's loop (kept, so the LSTM-state handling stays
+    sb3-contrib's code) does not have, and bf16 in the update alone would make the ratio's first value differ from 1.
 
     :param policy_loss: ``"ppog"`` (default) or ``"clip"``, as for :class:`~ppog_sb3.PPOG`
     :param ent_coef_decay: the entropy coefficient's decay per update, in (0, 1], as for PPOG
