@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 import torch as th
-from helpers import SMALL_CNN, image_vec_env
+from helpers import SMALL_CNN, CrashAfterCheckpoint, image_vec_env
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -128,19 +128,10 @@ def test_an_error_in_a_forward_pass_reaches_learn_and_ends_the_thread():
     assert _forward_threads() == []
 
 
-class _StopAt(BaseCallback):
-    def __init__(self, at: int):
-        super().__init__()
-        self.at = at
-
-    def _on_step(self) -> bool:
-        return self.n_calls < self.at
-
-
 def test_a_callback_stopping_mid_rollout_ends_the_thread():
     """Catches the early return of a stopped rollout leaving the worker alive (seen red with the shutdown removed)."""
     model = PPOG("CnnPolicy", image_vec_env(), rollout_thread=True, **CNN)
-    model.learn(10 * 32 * 2, callback=_StopAt(5))
+    model.learn(10 * 32 * 2, callback=CrashAfterCheckpoint(5))  # stops at its 5th step
     assert model.num_timesteps == 5 * 2
     assert _forward_threads() == []
 

@@ -29,14 +29,11 @@ import torch as th
 
 T = TypeVar("T")
 
-#: ``rollout_thread`` values: always, never, or where it can help (a CPU device with more than one torch thread).
-ROLLOUT_THREAD_CHOICES = (True, False, "auto")
-
 
 def use_rollout_thread(value: bool | str, device: th.device) -> bool:
-    """Whether ``rollout_thread`` (one of :data:`ROLLOUT_THREAD_CHOICES`) means a worker thread now. ``"auto"``: on a
-    CPU device with more than one torch thread; with one thread there is no idle OpenMP worker to spin, and a CUDA
-    forward pass does not spin on CPUs."""
+    """Whether ``rollout_thread`` (``True``, ``False`` or ``"auto"``, checked by PPOG) means a worker thread now.
+    ``"auto"``: on a CPU device with more than one torch thread; with one thread there is no idle OpenMP worker to
+    spin, and a CUDA forward pass does not spin on CPUs."""
     if value == "auto":
         return device.type == "cpu" and th.get_num_threads() > 1
     return bool(value)
