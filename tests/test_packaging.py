@@ -73,11 +73,11 @@ def test_every_import_is_a_declared_dependency():
     assert undeclared({"pytest"}, core) and undeclared({"IPython"}, core)  # the check can fail: dev-only packages
 
     sources = {str(p.relative_to(REPO)): p.read_text() for p in sorted((REPO / "ppog_sb3").rglob("*.py"))}
-    sources |= {str(p.relative_to(REPO)): p.read_text() for p in sorted((REPO / "benchmarks").glob("*.py"))}
+    sources |= {str(p.relative_to(REPO)): p.read_text() for p in sorted((REPO / "benchmarks").rglob("*.py"))}
     blocks = readme_python_blocks()
     assert len(blocks) >= 2
     sources |= {f"README.md python block {i}": block for i, block in enumerate(blocks)}
-    benchmark_modules = {p.stem for p in (REPO / "benchmarks").glob("*.py")}  # `from throughput import ...`
+    benchmark_modules = {p.stem for p in (REPO / "benchmarks").rglob("*.py")}  # `from throughput import ...`
     # Decision: modules that need an extra say so where they import it (a one-line ImportError hint) and are listed
     # here with it; everything else needs the core dependencies only
     with_study = core_distributions(("study",))
