@@ -11,7 +11,6 @@ PPOG version of lanes is ``sharded_lanes.patch`` beside this file.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -19,10 +18,8 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch as th
+from bare_rollout_loops import make_env  # benchmarks/experiments/, beside this file
 from stable_baselines3.common.torch_layers import NatureCNN
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bare_rollout_loops import make_env  # noqa: E402  (benchmarks/, beside this folder)
 
 STEPS = 256
 

@@ -1,9 +1,10 @@
-"""Bare rollout loops on the fast path's C++ env: forward pass + ale-py ``send``/``recv``, nothing else.
+"""(An investigation's script, kept with the logs it produced; the maintained profile is ``benchmarks/rollout_profile.py``.)
+Bare rollout loops on the fast path's C++ env: forward pass + ale-py ``send``/``recv``, nothing else.
 
-    python benchmarks/bare_rollout_loops.py 2 2 --sync          # one 8-env env, 2 ALE threads, torch on 2 threads
-    GOMP_SPINCOUNT=0 python benchmarks/bare_rollout_loops.py 2 2 --sync
-    python benchmarks/bare_rollout_loops.py 1 1                 # two 4-env envs of 1 ALE thread, torch on 1 thread
-    GOMP_SPINCOUNT=0 python benchmarks/bare_rollout_loops.py 2 1
+    python benchmarks/experiments/bare_rollout_loops.py 2 2 --sync          # one 8-env env, 2 ALE threads, torch on 2 threads
+    GOMP_SPINCOUNT=0 python benchmarks/experiments/bare_rollout_loops.py 2 2 --sync
+    python benchmarks/experiments/bare_rollout_loops.py 1 1                 # two 4-env envs of 1 ALE thread, torch on 1 thread
+    GOMP_SPINCOUNT=0 python benchmarks/experiments/bare_rollout_loops.py 2 1
 
 Arguments: torch threads, ALE threads per env; ``--fresh-thread`` runs each measurement in a new Python thread (its own
 OpenMP pool beside the main thread's); ``--sync`` for one 8-env env (2 ALE threads), else the half-batch
