@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import sys
 import time
 
 from stable_baselines3.common.callbacks import CallbackList
@@ -19,16 +21,16 @@ from stable_baselines3.common.callbacks import CallbackList
 import ppog_sb3
 from ppog_sb3 import PPOG
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rollout_profile import ZOO_ATARI  # noqa: E402  (benchmarks/rollout_profile.py: the same settings)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rollout-thread", choices=("true", "false"), default="true")
     args = parser.parse_args()
     env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)
-    model = PPOG(
-        "CnnPolicy", env, channels_last=True, seed=0, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4,
-        clip_range=0.1, ent_coef=0.01, rollout_thread=args.rollout_thread == "true",
-    )  # fmt: skip
+    model = PPOG("CnnPolicy", env, channels_last=True, seed=0, rollout_thread=args.rollout_thread == "true", **ZOO_ATARI)
     model.learn(1024)  # warm-up: one rollout and update
     callback = CallbackList([])
     callback.init_callback(model)
