@@ -114,7 +114,7 @@ tune_arm = $(word 1,$(subst -, ,$1))
 tune_game = $(word 2,$(subst -, ,$1))
 tune_fixed = $(strip $(TUNE_FIXED) $(if $(filter ppog,$(call tune_arm,$1)),policy_loss:ppog))
 
-.PHONY: tune tune-configs
+.PHONY: tune tune-configs tune-report
 tune: install
 	$(MAKE) --no-print-directory -j $(TUNE_WORKERS) $(TUNE_SEARCHES)
 
@@ -135,3 +135,9 @@ tune-configs: install
 		--storage sqlite:///$(TUNE_DIR)/$(arm)_$(game)/$(arm)/optuna/$(arm)_$(game).db --study-name $(arm)_$(game) \
 		--algo $(arm) --env MinAtar/$(game)-v1 -conf zoo_configs/minatar/zoo_$(arm).yml \
 		-o $(TUNED_CONFIGS)/tuned_$(arm).yml &&)) true
+
+# What the searches cost and found, from their databases alone (ppog-zoo tune-report): trials by state, machine hours
+# (each trial's wall time on its one core; killed trials to their last heartbeat), best trials, best value so far
+TUNE_REPORT ?= $(TUNE_DIR)/report
+tune-report: install
+	$(VENV)/bin/ppog-zoo tune-report $(TUNE_DIR) -o $(TUNE_REPORT)

@@ -1,6 +1,6 @@
 """``ppog-zoo``: rl-baselines3-zoo's command line with PPOG registered (``--algo ppog``), plus ``compare``,
-``study`` and ``best-config``. Each zoo command runs through the zoo's own entry point with every flag's meaning
-kept (:mod:`ppog_sb3.zoo.seams`); what ppog-zoo adds to each: ``docs/zoo.md``.
+``study``, ``best-config`` and ``tune-report``. Each zoo command runs through the zoo's own entry point with every
+flag's meaning kept (:mod:`ppog_sb3.zoo.seams`); what ppog-zoo adds to each: ``docs/zoo.md``.
 """
 
 from __future__ import annotations
@@ -268,6 +268,16 @@ def _run_best_config(argv: list[str]) -> int | None:
 
 
 register_command("best-config", _run_best_config, "write an Optuna search's best trial as a zoo config section")
+
+
+def _run_tune_report(argv: list[str]) -> int | None:
+    """``ppog-zoo tune-report PATHS -o OUT``: :mod:`ppog_sb3.zoo.tuning_report`."""
+    from ppog_sb3.zoo.tuning_report import main as tune_report_main
+
+    return tune_report_main(argv)
+
+
+register_command("tune-report", _run_tune_report, "what Optuna searches cost and found: trials, machine hours, best")
 
 
 # ---------------------------------------------------------------------- dispatcher
