@@ -92,7 +92,9 @@ def test_ppog_vs_ppo_runs(monkeypatch, tmp_path):
     si_logs = REPO / "results" / "logs" / "space_invaders"
     assert len(list((si_logs / "zoo" / "ppo").rglob("*.study_run.yml"))) == 3, "the committed study's reference arm"
     assert si_pngs and "no finished run of the reference arm" not in text and "no finished study run in" not in text
-    assert mimes.count("image/png") == 2 + len(study_pngs) + len(si_pngs)  # a row of three plots per task, the studies'
+    # a row of three plots per task, the studies', the searches' best value so far (results/tuning)
+    assert mimes.count("image/png") == 2 + len(study_pngs) + len(si_pngs) + 1
+    assert "# Hyperparameter searches" in text and "| ppog_Breakout | ppog |" in text and "| ppo_Breakout | ppo |" in text
     assert "| ppog |" in text and "| ppo |" in text
     assert "IQM of normalized final score" in text and "| zoo | ppog |" in text  # the committed MinAtar study
     assert len(list((tmp_path / "out").glob("*_learning_curves.png"))) == 2
@@ -110,10 +112,11 @@ def test_ppog_vs_ppo_trains_without_results(monkeypatch, tmp_path):
         PPOG_NOTEBOOK_ENVS="CartPole-v1",
         PPOG_NOTEBOOK_LOGS=str(tmp_path / "logs"),
         PPOG_NOTEBOOK_STUDY_LOGS=str(tmp_path / "no_study"),
+        PPOG_NOTEBOOK_TUNING=str(tmp_path / "no_tuning"),
     )
     _, text = outputs(notebook)
     assert "training (small budget)" in text
-    assert "no finished study run in" in text
+    assert "no finished study run in" in text and "no search database in" in text
     for algo in ("ppog", "ppo"):
         runs = sorted(path.name for path in (tmp_path / "logs" / algo).iterdir())
         assert runs == ["CartPole-v1_1", "CartPole-v1_2"]
