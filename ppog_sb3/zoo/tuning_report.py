@@ -267,7 +267,10 @@ def plot_best_so_far(searches: Sequence[SearchSummary], path: Path) -> None:
                 hours, best = zip(*points, strict=True)
                 axis.step(hours, best, where="post", label=search.study, color=algo_color(search.algo, index))
         axis.set(title=env, xlabel="machine hours", ylabel="best value so far")
-        axis.legend(loc="lower right", fontsize="small")
+        if axis.get_legend_handles_labels()[0]:  # a search with no COMPLETE trial yet draws nothing
+            axis.legend(loc="lower right", fontsize="small")
+        else:
+            axis.text(0.5, 0.5, "no COMPLETE trial yet", ha="center", va="center", transform=axis.transAxes)
     figure.savefig(path, dpi=100)
 
 

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import subprocess
 import time
+import warnings
 
 import optuna
 import pytest
@@ -141,6 +142,24 @@ def test_minimized_study_and_a_storage_without_heartbeats(tmp_path):
 def not_a_storage(path):
     path.write_bytes(b"not sqlite at all" * 100)
     return path
+
+
+def test_a_search_without_complete_trials_is_reported_and_drawn(tmp_path):
+    """A search just started (only a RUNNING trial): named as such in the report, its panel drawn without a warning
+    (catches matplotlib's "No artists with labels" from an empty legend, or a crash on an empty best-so-far)."""
+    db = tmp_path / "new.db"
+    study = optuna.create_study(study_name="ppo_SpaceInvaders", storage=f"sqlite:///{db}", direction="maximize")
+    study.set_user_attr(STUDY_ENV_ATTR, "MinAtar/SpaceInvaders-v1")
+    add(study, TrialState.RUNNING, 0, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (search,) = write_tuning_report([str(db)], tmp_path / "out")
+    assert search.best() is None and search.best_so_far() == []
+    assert (
+        "- ppo_SpaceInvaders (?, MinAtar/SpaceInvaders-v1): no COMPLETE trial yet"
+        in (tmp_path / "out" / "report.md").read_text()
+    )
+    assert (tmp_path / "out" / "best_so_far.png").stat().st_size > 5_000
 
 
 @pytest.mark.parametrize(
