@@ -10,15 +10,16 @@ an SQLite ``.db`` file, or a folder searched for ``*.db`` files, e.g. ``results/
   parameters; the studies grouped by env, so two arms' searches on one game sit side by side; the total budget;
 - ``best_so_far.png``: the best value so far against the machine hours spent, one panel per env, one line per study.
 
-Machine time: a trial's wall time from its start to its end (COMPLETE, PRUNED), and for a trial that was killed (FAIL
-for want of heartbeats) or is still RUNNING, to its last heartbeat: the time its worker spent before it was lost,
-which the sum counts as spent. Decision: heartbeats are read from Optuna's ``trial_heartbeats`` table with one SQL
-query (Optuna has no public call for them); where a storage has no such table the lost time counts as 0 and the
-report says so. Optuna keeps its trials' times in UTC and gives them back in the reader's local time; a heartbeat is
-the database's own ``now()``, UTC in SQLite (and in a server set to UTC): it is read as UTC and converted the same
-way, and a trial's lost time is kept within its own start and end. A search with one torch thread
-per trial (``make tune``) spends one core for that time, so the sum is in core-hours; wall time also holds any time the
-machine was suspended, which no storage records.
+Machine time: a trial's wall time from its start to its end (COMPLETE, PRUNED, and FAIL from an error in its own
+process), and for a trial that was killed (FAIL for want of heartbeats) or is still RUNNING, to its last heartbeat:
+the time its worker spent before it was lost, which the sum counts as spent. Decision: heartbeats are read from
+Optuna's ``trial_heartbeats`` table with one SQL query (Optuna has no public call for them); where a storage has no
+such table (or a trial no heartbeat), a killed trial cannot be told from one that failed in its process (FAIL counts
+to its end) and a RUNNING one counts 0; the report says so. Optuna keeps its trials' times in UTC and gives them
+back in the reader's local time; a heartbeat is the database's own ``now()``, UTC in SQLite (and in a server set to
+UTC): it is read as UTC and converted the same way, and a trial's lost time is kept within its own start and end. A
+search with one torch thread per trial (``make tune``) spends one core for that time, so the sum is in core-hours;
+wall time also holds any time the machine was suspended, which no storage records.
 """
 
 from __future__ import annotations
@@ -153,10 +154,11 @@ def read_heartbeats(url: str) -> dict[tuple[str, int], dt.datetime] | None:
 def trial_row(trial: FrozenTrial, heartbeat: dt.datetime | None) -> TrialRow:
     end = trial.datetime_complete
     if trial.state not in COUNTED:
-        # killed or still running: the time to its last heartbeat was spent; never past its own end
-        end = heartbeat if heartbeat is not None and trial.datetime_start is not None else None
-        if end is not None and trial.datetime_complete is not None:
-            end = min(end, trial.datetime_complete)
+        if heartbeat is not None:  # killed (FAIL) or still running: spent until its last heartbeat, never past its end
+            end = heartbeat if end is None else min(heartbeat, end)
+        elif trial.state != TrialState.FAIL:
+            end = None  # RUNNING or WAITING with no heartbeat: nothing known
+        # a FAIL without heartbeat failed in its own process (an error, or the cap): its end is real
     value = trial.values[0] if trial.state in COUNTED and trial.values else None  # PRUNED: Optuna's, its last report
     return TrialRow(
         trial.number, trial.state.name, value, trial.datetime_start, end, len(trial.intermediate_values), trial.params
@@ -224,7 +226,7 @@ def markdown(searches: Sequence[SearchSummary]) -> str:
     ]
     if any(not search.heartbeats_read for search in searches):
         names = ", ".join(search.study for search in searches if not search.heartbeats_read)
-        lines.append(f"No heartbeat table in the storage of {names}: their killed trials' time is counted as 0.")
+        lines.append(f"No heartbeat table in the storage of {names}: FAIL trials count to their end, RUNNING ones as 0.")
     lines += ["", "## Best trials", ""]
     for search in sorted(searches, key=lambda s: (s.env, s.algo, s.study)):
         best = search.best()

@@ -124,8 +124,8 @@ def test_heartbeats_are_read_as_utc_whatever_the_local_time_zone(tmp_path, monke
 
 
 def test_minimized_study_and_a_storage_without_heartbeats(tmp_path):
-    """Catches: ``best`` always the largest value; a storage without Optuna's heartbeat table crashing the report
-    instead of counting killed trials as 0 and saying so."""
+    """Catches: ``best`` always the largest value; a storage without Optuna's heartbeat table crashing the report,
+    or dropping the time of a trial that failed in its process, or not saying what it counted."""
     db = tmp_path / "loss.db"
     study = optuna.create_study(study_name="loss", storage=f"sqlite:///{db}", direction="minimize")
     add(study, TrialState.COMPLETE, 0, 1, 0.5)
@@ -135,8 +135,12 @@ def test_minimized_study_and_a_storage_without_heartbeats(tmp_path):
         connection.execute("DROP TABLE trial_heartbeats")
     (search,) = write_tuning_report([str(db)], tmp_path / "out")
     assert (search.best().number, search.algo, search.env) == (1, "?", "?")
-    assert search.trials[2].machine_s == 0.0 and not search.heartbeats_read
-    assert "No heartbeat table in the storage of loss" in (tmp_path / "out" / "report.md").read_text()
+    # without heartbeats a FAIL trial can only have failed in its own process: its start to end (1 min) was spent
+    assert search.trials[2].machine_s == 60.0 and not search.heartbeats_read
+    assert (
+        "No heartbeat table in the storage of loss: FAIL trials count to their end"
+        in (tmp_path / "out" / "report.md").read_text()
+    )
 
 
 def not_a_storage(path):
