@@ -134,6 +134,21 @@ def _bare_loop(mode: str, rollouts: int) -> float:
     return (time.perf_counter() - start) / rollouts
 
 
+def alternating_cycles(model, phases: dict[str, float], modes: tuple, switch, cycles: int) -> dict:
+    """``cycles`` cycles of one ``model.learn(1024)`` (a rollout and an update) per mode, the modes' order reversed
+    every other cycle so that the host's drifts hit them alike; ``switch(mode)`` sets a mode up before its cycle.
+    Returns each mode's ``collect`` and ``train`` seconds per cycle (``phases``: ``throughput._time_phases(model)``)."""
+    times: dict = {mode: {"collect": [], "train": []} for mode in modes}
+    for cycle in range(cycles):
+        for mode in modes if cycle % 2 == 0 else modes[::-1]:
+            switch(mode)
+            phases.update(collect=0.0, train=0.0)
+            model.learn(1024, reset_num_timesteps=False)
+            for key in ("collect", "train"):
+                times[mode][key].append(phases[key])
+    return times
+
+
 def _threading(cycles: int, precision: str) -> None:
     """``rollout_thread`` on and off in one process, alternating cycle by cycle (rollout + update), so the host's
     drifts hit both alike; the update is timed too, as a worker thread's OpenMP pool could change it."""
@@ -148,14 +163,11 @@ def _threading(cycles: int, precision: str) -> None:
     model = PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=0, **ZOO_ATARI)
     phases = _time_phases(model)
     model.learn(2048)  # warm-up: two rollouts and updates
-    times: dict[bool, dict[str, list[float]]] = {on: {"collect": [], "train": []} for on in (True, False)}
-    for cycle in range(cycles):
-        for on in (True, False) if cycle % 2 == 0 else (False, True):
-            model.rollout_thread = on
-            phases.update(collect=0.0, train=0.0)
-            model.learn(1024, reset_num_timesteps=False)
-            for key in ("collect", "train"):
-                times[on][key].append(phases[key])
+
+    def switch(on: bool) -> None:
+        model.rollout_thread = on
+
+    times = alternating_cycles(model, phases, (True, False), switch, cycles)
     bounds = _bounds(model, "cpu")
     bound = bounds["emulation_s"] + bounds["inference_s"]
     print(

@@ -30,6 +30,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -45,10 +46,8 @@ def make_env(num_envs: int, num_threads: int) -> AtariVectorEnv:
     )  # fmt: skip
 
 
-def main() -> None:
-    torch_threads, ale_threads = int(sys.argv[1]), int(sys.argv[2])
-    sync_loop = "--sync" in sys.argv
-    th.set_num_threads(torch_threads)
+def greedy_nature_cnn() -> Callable[[np.ndarray], np.ndarray]:
+    """The loops' policy: NatureCNN in channels-last with a 6-action head, greedy actions (``int32``, as ale-py takes)."""
     net = NatureCNN(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), 512).to(memory_format=th.channels_last)
     head = th.nn.Linear(512, 6)
 
@@ -56,6 +55,15 @@ def main() -> None:
         with th.no_grad():
             x = th.as_tensor(obs).float().div_(255).contiguous(memory_format=th.channels_last)
             return head(net(x)).argmax(1).numpy().astype(np.int32)
+
+    return act
+
+
+def main() -> None:
+    torch_threads, ale_threads = int(sys.argv[1]), int(sys.argv[2])
+    sync_loop = "--sync" in sys.argv
+    th.set_num_threads(torch_threads)
+    act = greedy_nature_cnn()
 
     def per_1024_steps(step, n: int, warmup: int = 20) -> float:
         """Seconds per 1024 env-steps of ``n`` calls of ``step`` (one step of all 8 envs), after ``warmup`` calls."""

@@ -31,11 +31,10 @@ import sys
 import threading
 import time
 
+import bare_rollout_loops  # benchmarks/experiments/, beside this file: the raw env and the greedy NatureCNN
 import gymnasium as gym
 import numpy as np
 import torch as th
-from ale_py.vector_env import AtariVectorEnv
-from stable_baselines3.common.torch_layers import NatureCNN
 
 STEPS, WARMUP = 256, 20
 ADAPTER = "--adapter" in sys.argv
@@ -74,10 +73,7 @@ def make_env(num_envs: int, num_threads: int, seed: int, raw: bool = False):
     if ADAPTER and not raw:
         env = Adapter(num_envs, num_threads, seed)
         return env, env.obs
-    env = AtariVectorEnv(
-        "space_invaders", num_envs=num_envs, num_threads=num_threads, frameskip=4, stack_num=4, img_height=84,
-        img_width=84, repeat_action_probability=0.0, noop_max=30,
-    )  # fmt: skip
+    env = bare_rollout_loops.make_env(num_envs, num_threads)
     return env, env.reset(seed=seed)[0]
 
 
@@ -100,15 +96,7 @@ def make_policy():
                 return actions.numpy().astype(np.int32)
 
         return act_policy
-    net = NatureCNN(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), 512).to(memory_format=th.channels_last)
-    head = th.nn.Linear(512, 6)
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        with th.no_grad():
-            x = th.as_tensor(obs).float().div_(255).contiguous(memory_format=th.channels_last)
-            return head(net(x)).argmax(1).numpy().astype(np.int32)
-
-    return act
+    return bare_rollout_loops.greedy_nature_cnn()
 
 
 def per_1024(seconds: float, env_steps: int) -> float:

@@ -35,7 +35,7 @@ import numpy as np
 import torch as th
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: throughput.py, rollout_profile.py
-from rollout_profile import ZOO_ATARI  # noqa: E402
+from rollout_profile import ZOO_ATARI, alternating_cycles  # noqa: E402
 from throughput import _bounds, _time_phases  # noqa: E402
 
 import ppog_sb3  # noqa: E402
@@ -139,17 +139,14 @@ def main() -> None:
     # each mode its own buffer: the frame-once buffer checks that each step's stacks continue the previous step's
     buffers = {"default": model.rollout_buffer, "lanes": copy.deepcopy(model.rollout_buffer)}
     phases = _time_phases(model)
-    for mode in ("default", "lanes"):  # warm-up: a cycle of each
+
+    def switch(mode: str) -> None:
         model.lanes_on, model.rollout_buffer = mode == "lanes", buffers[mode]
+
+    for mode in ("default", "lanes"):  # warm-up: a cycle of each
+        switch(mode)
         model.learn(1024, reset_num_timesteps=False)
-    times: dict[str, dict[str, list[float]]] = {mode: {"collect": [], "train": []} for mode in ("default", "lanes")}
-    for cycle in range(cycles):
-        for mode in ("default", "lanes") if cycle % 2 == 0 else ("lanes", "default"):
-            model.lanes_on, model.rollout_buffer = mode == "lanes", buffers[mode]
-            phases.update(collect=0.0, train=0.0)
-            model.learn(1024, reset_num_timesteps=False)
-            for key in ("collect", "train"):
-                times[mode][key].append(phases[key])
+    times = alternating_cycles(model, phases, ("default", "lanes"), switch, cycles)
     bounds = _bounds(model, "cpu")
     bound = bounds["emulation_s"] + bounds["inference_s"]
     print(
