@@ -25,6 +25,10 @@ Variants:
   ppog-fast-nothread
              ppog-fast with rollout_thread=False: the rollout's forward passes on the main thread (ppog-fast has the
              default "auto", a worker thread per rollout on a CPU with more than one torch thread)
+  ppog-fast-lanes
+             ppog-fast on the env in 2 lanes (make_atari_vec_env(..., lanes=2): two 4-env C++ envs of one thread
+             each), which "auto" steps each on a thread of its own (ppog_sb3/common/lane_rollout.py; other random
+             draws than ppog-fast, the same kind of data)
   minatar-ppo / minatar-ppog
              the MinAtar study's runs (zoo setting): SB3 PPO / PPOG on MinAtar Breakout, 8 envs in SB3's
              make_vec_env (DummyVecEnv + Monitor, as the zoo builds them), the MinAtar paper's network (MinAtarCNN,
@@ -64,6 +68,7 @@ VARIANTS = (
     "ppog-fast-stacks",
     "ppog-fast-frames",
     "ppog-fast-nothread",
+    "ppog-fast-lanes",
     "ppog-fast-fp32",
     "ppog-fast-bf16",
     "ppog-fast-auto",
@@ -117,7 +122,8 @@ def _build(variant: str, device: str, seed: int):
         cls = PPO if variant == "minatar-ppo" else PPOG
         return cls("MlpPolicy", minatar, policy_kwargs=policy_kwargs, seed=seed, device=device, **ZOO_ATARI)
     if variant.startswith("ppog-fast"):
-        env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed)
+        lanes = 2 if variant == "ppog-fast-lanes" else 1
+        env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=N_ENVS, seed=seed, lanes=lanes)
         precision = {"ppog-fast-bf16": "bf16", "ppog-fast-auto": "auto"}.get(variant, "fp32")
         extra: dict = {}
         if variant == "ppog-fast-stacks":

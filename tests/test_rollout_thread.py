@@ -138,7 +138,7 @@ def test_a_callback_stopping_mid_rollout_ends_the_thread():
 
 @pytest.mark.parametrize("value", [1, 0, "yes", None, "on"])
 def test_bad_values_are_refused_naming_the_argument(value):
-    with pytest.raises(ValueError, match=r"rollout_thread=.*allowed values are True, False and 'auto'"):
+    with pytest.raises(ValueError, match=r"rollout_thread=.*allowed values are True, False, 'auto' and 'lanes'"):
         PPOG("CnnPolicy", image_vec_env(), rollout_thread=value, **CNN)
 
 

@@ -354,13 +354,16 @@ def _plain_categorical(policy: Any) -> bool:
     )
 
 
-def categorical_forward(policy: ActorCriticPolicy, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+def categorical_forward(
+    policy: ActorCriticPolicy, obs: th.Tensor, generator: th.Generator | None = None
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
     """``ActorCriticPolicy.forward(obs)`` for a categorical policy, bit for bit (the same operations in the same order,
     the same random draw), without building ``torch.distributions.Categorical``: its construction, argument
     validation and ``log_prob`` bookkeeping cost about a third of a forward pass of a small network (MinAtar's:
     0.36 -> 0.23 ms per step of 8 envs on one CPU thread, the inference bound of ``benchmarks/throughput.py
     --threads 1 --variants minatar-ppo minatar-ppog``). Checked against the policy's own forward pass by
-    ``tests/test_equivalence.py``."""
+    ``tests/test_equivalence.py``. ``generator``: the actions drawn from it instead of torch's default generator
+    (the lanes of :mod:`ppog_sb3.common.lane_rollout`)."""
     features = policy.extract_features(obs)
     if policy.share_features_extractor:
         latent_pi, latent_vf = policy.mlp_extractor(features)
@@ -372,7 +375,9 @@ def categorical_forward(policy: ActorCriticPolicy, obs: th.Tensor) -> tuple[th.T
     logits = policy.action_net(latent_pi)
     log_pmf = logits - logits.logsumexp(dim=-1, keepdim=True)  # Categorical(logits=...).logits
     probs = th.softmax(log_pmf, dim=-1)  # .probs
-    actions = th.multinomial(probs.reshape(-1, probs.shape[-1]), 1, True).T.reshape(probs.shape[:-1])  # .sample()
+    actions = th.multinomial(probs.reshape(-1, probs.shape[-1]), 1, True, generator=generator).T.reshape(
+        probs.shape[:-1]
+    )  # .sample()
     log_prob = log_pmf.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)  # .log_prob(actions)
     shape = policy.action_space.shape or ()
     return actions.reshape((-1, *shape)), values, log_prob

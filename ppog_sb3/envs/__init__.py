@@ -22,10 +22,12 @@ from ppog_sb3.envs.registration import env_id, is_plugin_id, register_envs
 if TYPE_CHECKING:
     from ppog_sb3.envs.atari_env import AtariGameMonitor, PreprocessedAtariEnv
     from ppog_sb3.envs.atari_vec_env import AtariVecEnv, make_atari_vec_env
+    from ppog_sb3.envs.lanes import LanedVecEnv
 
 __all__ = [
     "AtariGameMonitor",
     "AtariVecEnv",
+    "LanedVecEnv",
     "PreprocessedAtariEnv",
     "env_id",
     "is_plugin_id",
@@ -40,6 +42,7 @@ __all__ = [
 _LAZY = {
     "AtariVecEnv": "ppog_sb3.envs.atari_vec_env",
     "make_atari_vec_env": "ppog_sb3.envs.atari_vec_env",
+    "LanedVecEnv": "ppog_sb3.envs.lanes",
     "PreprocessedAtariEnv": "ppog_sb3.envs.atari_env",
     "AtariGameMonitor": "ppog_sb3.envs.atari_env",
 }

@@ -18,6 +18,7 @@ from gymnasium import spaces
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
+from ppog_sb3.envs.lanes import LanedVecEnv
 from ppog_sb3.envs.options import AtariOptions, check_int, check_render_mode, make_options, max_game_steps_renamed
 
 __all__ = ["AtariVecEnv", "make_atari_vec_env", "make_vector_env"]
@@ -315,8 +316,9 @@ def make_atari_vec_env(
     *,
     num_threads: int | None = None,
     render_mode: str | None = None,
+    lanes: int = 1,
     **options: Any,
-) -> AtariVecEnv:
+) -> AtariVecEnv | LanedVecEnv:
     """Build the fast SB3 ``VecEnv`` for an ALE game (see the module docstring for what it does and how it differs).
 
     :param game: ALE game, e.g. ``"SpaceInvaders"`` or ``"space_invaders"`` (list: ``ppog_sb3.envs.list_games()``).
@@ -324,6 +326,11 @@ def make_atari_vec_env(
     :param seed: env ``i`` is seeded with ``seed + i`` at the first ``reset()`` (None: random).
     :param num_threads: C++ worker threads (None: ``min(n_envs, hardware threads)``).
     :param render_mode: None or ``"rgb_array"`` (the grey agent view, see ``AtariVecEnv.get_images``).
+    :param lanes: 1 (the default): one C++ env. ``k > 1`` (a divisor of ``n_envs``): ``k`` C++ envs of
+        ``n_envs / k`` emulators each, behind one :class:`~ppog_sb3.envs.lanes.LanedVecEnv`, each on its share of
+        the C++ threads (``num_threads / k``; by default one each, at least one), env ``i`` still seeded with
+        ``seed + i``. PPOG steps the lanes on threads of their own (``rollout_thread``: faster on a CPU, not bit
+        for bit the one-env rollout; :mod:`ppog_sb3.common.lane_rollout`).
     :param options: the preprocessing options, by name (``frame_skip=4``, ``frame_stack=4``, ``screen_size=84``,
         ``noop_max=30``, ...): the fields of :class:`~ppog_sb3.envs.options.AtariOptions`, where each is defined
         with its default and meaning (ale-py's no-op draw: module docstring, 3).
@@ -332,13 +339,24 @@ def make_atari_vec_env(
     n_envs = check_int("n_envs", n_envs, 1)
     if seed is not None:
         seed = check_int("seed", seed, 0)
-    venv = AtariVecEnv(checked, n_envs, num_threads=num_threads, render_mode=render_mode)
+    lanes = check_int("lanes", lanes, 1)
+    if n_envs % lanes:
+        raise ValueError(f"lanes={lanes!r} is not allowed with n_envs={n_envs}; allowed values: a divisor of n_envs")
+    venv: AtariVecEnv | LanedVecEnv
+    if lanes == 1:
+        venv = AtariVecEnv(checked, n_envs, num_threads=num_threads, render_mode=render_mode)
+    else:
+        num_threads = check_int("num_threads", num_threads, 1, allow_none=True)
+        per_lane = max(1, (num_threads or lanes) // lanes)
+        venv = LanedVecEnv(
+            [AtariVecEnv(checked, n_envs // lanes, num_threads=per_lane, render_mode=render_mode) for _ in range(lanes)]
+        )
     if seed is not None:
         venv.seed(seed)
     return venv
 
 
-def make_vector_env(num_envs: int = 1, game: str = "SpaceInvaders", **kwargs: Any) -> AtariVecEnv:
+def make_vector_env(num_envs: int = 1, game: str = "SpaceInvaders", **kwargs: Any) -> AtariVecEnv | LanedVecEnv:
     """``vector_entry_point`` of the ``ppog/<Game>-v5`` ids: ``gym.make_vec(id, num_envs=8, **kwargs)``.
 
     Returns the SB3 ``AtariVecEnv`` (SB3's ``VecEnv`` API: ``step()`` returns ``obs, rewards, dones, infos``), not a

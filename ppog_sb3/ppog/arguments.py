@@ -37,11 +37,14 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
         raise InvalidArgumentError(f"Unknown {name}={value!r}: allowed values are {', '.join(repr(a) for a in allowed)}.")
 
 
+ROLLOUT_THREADS = ("auto", "lanes")
+
+
 def check_rollout_thread(value: Any) -> None:
-    """``rollout_thread``: ``True``, ``False`` or ``"auto"``; compared with ``is`` for the booleans, as ``1 == True``
-    and a 1 or 0 in a config is more likely a typo than a choice."""
-    if not (value is True or value is False or (isinstance(value, str) and value == "auto")):
-        raise InvalidArgumentError(f"Unknown rollout_thread={value!r}: allowed values are True, False and 'auto'.")
+    """``rollout_thread``: ``True``, ``False``, ``"auto"`` or ``"lanes"``; compared with ``is`` for the booleans, as
+    ``1 == True`` and a 1 or 0 in a config is more likely a typo than a choice."""
+    if not (value is True or value is False or (isinstance(value, str) and value in ROLLOUT_THREADS)):
+        raise InvalidArgumentError(f"Unknown rollout_thread={value!r}: allowed values are True, False, 'auto' and 'lanes'.")
 
 
 def as_int(name: str, value: Any, minimum: int = 1) -> int:

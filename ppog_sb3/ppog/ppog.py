@@ -9,13 +9,16 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.vec_env import VecEnv
 
 from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
 from ppog_sb3.common.finite import first_non_finite
 from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
+from ppog_sb3.common.lane_rollout import collect_lane_rollout, lanes_unsupported
 from ppog_sb3.common.precision import channels_last_input, use_bf16
 from ppog_sb3.common.rollout_thread import use_rollout_thread
 from ppog_sb3.common.schedules import ScheduleLike
@@ -104,10 +107,14 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         much slower (a warning says so). ``"auto"``: bf16 where it is native, fp32 otherwise.
     :param channels_last: Run image observations and convolution weights in the channels-last memory format
         (faster convolutions on CPUs with oneDNN and on GPUs; the same math, float rounding may differ)
-    :param rollout_thread: Run the rollout's forward passes on a worker thread of their own (``True``, ``False`` or
-        ``"auto"``, the default: on a CPU device with more than one torch thread). The same numbers either way; on a
-        CPU it keeps torch's idle OpenMP workers from spinning on the cores the environment needs
-        (:mod:`ppog_sb3.common.rollout_thread`).
+    :param rollout_thread: How the rollout is run. ``True``: its forward passes on a worker thread of their own,
+        which keeps torch's idle OpenMP workers from spinning on the cores the environment needs (the same numbers as
+        ``False``, the plain loop; :mod:`ppog_sb3.common.rollout_thread`). ``"lanes"``: on an env built in lanes
+        (``make_atari_vec_env(..., lanes=k)``, a :class:`~ppog_sb3.envs.lanes.LanedVecEnv`), each lane stepped on a
+        thread of its own without waiting for the others: faster on a CPU, the same buffer contents from other
+        random draws, callbacks after the rollout (:mod:`ppog_sb3.common.lane_rollout`). ``"auto"``, the default:
+        lanes on a CPU device where the env is in lanes, else the worker thread on a CPU device with more than one
+        torch thread, else the plain loop.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -238,6 +245,8 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         finally:
             self.rollout_buffer_kwargs = user_kwargs
         self._setup_schedules()
+        if self.env is not None:
+            self._use_lanes(self.env)  # rollout_thread="lanes" on an env that cannot: say so now, not at learn()
         self._use_bf16 = use_bf16(self.precision, self.device)
         if self.channels_last:
             self.policy.to(memory_format=th.channels_last)  # type: ignore[call-overload]
@@ -256,7 +265,30 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
     def _use_rollout_thread(self) -> bool:
         """``rollout_thread`` for this rollout (``"auto"`` reads the device and torch's thread count now)."""
         arguments.check_rollout_thread(self.rollout_thread)  # it may have been set on the live model
-        return use_rollout_thread(self.rollout_thread, self.device)
+        return use_rollout_thread("auto" if self.rollout_thread == "lanes" else self.rollout_thread, self.device)
+
+    def _use_lanes(self, env: Any) -> bool:
+        """Whether this rollout runs in lanes (``rollout_thread``: ``"lanes"``, or ``"auto"`` on a CPU device)."""
+        arguments.check_rollout_thread(self.rollout_thread)
+        if self.rollout_thread == "lanes":
+            why = lanes_unsupported(self, env)
+            if why is not None:
+                raise arguments.InvalidArgumentError(
+                    f"rollout_thread='lanes' needs an env in lanes, a Discrete action space and SB3's own actor-critic "
+                    f"policy, but {why}; allowed values here: True, False and 'auto'."
+                )
+            return True
+        return self.rollout_thread == "auto" and self.device.type == "cpu" and lanes_unsupported(self, env) is None
+
+    def collect_rollouts(
+        self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer, n_rollout_steps: int
+    ) -> bool:
+        """In lanes where :meth:`_use_lanes` says so (:func:`~ppog_sb3.common.lane_rollout.collect_lane_rollout`),
+        else :meth:`ExactResumeMixin.collect_rollouts`; a loaded checkpoint's partial rollout always continues in
+        the latter, which restores it."""
+        if self._resume_rollout is None and self._use_lanes(env):
+            return collect_lane_rollout(self, env, callback, rollout_buffer, n_rollout_steps)
+        return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
 
     def _autocast(self):
         """bf16 autocast context when bf16 is in use (see ``precision``), a no-op otherwise."""

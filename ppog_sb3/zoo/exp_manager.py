@@ -95,6 +95,8 @@ class PPOGExperimentManager(OptunaSearch):
                 restart_resume.continue_monitor_clocks(zoo_env, clock)
             return zoo_env
         options = fast_env.fast_env_options(env_id, self._fast_env_kwargs(eval_env), self.frame_stack)
+        if eval_env:  # lanes (env_kwargs lanes: k) are for PPOG's training rollouts; evaluation steps one env
+            options.pop("lanes", None)
         info_keywords = tuple(self.monitor_kwargs.get("info_keywords", ()))
         monitor_file = os.path.join(log_dir, fast_env.MONITOR_NAME) if log_dir else None
         env: VecEnv = fast_env.make_fast_vec_env(

@@ -117,6 +117,12 @@ class GameVecMonitor(VecMonitor):
 
     def step_wait(self) -> VecEnvStepReturn:
         obs, rewards, dones, infos = self.venv.step_wait()
+        self.observe_step(obs, rewards, dones, infos)
+        return obs, rewards, dones, infos
+
+    def observe_step(self, obs: VecEnvObs, rewards: Any, dones: Any, infos: list[dict[str, Any]]) -> None:
+        """One CSV row per ``info["episode"]`` of a step; also called by PPOG's rollout in lanes, which steps the
+        env under this monitor directly (``ppog_sb3.common.lane_rollout.find_lanes``)."""
         for info in infos:
             episode = info.get("episode")
             if episode is None:
@@ -130,7 +136,6 @@ class GameVecMonitor(VecMonitor):
             for key in self.info_keywords:
                 row[key] = info[key]
             self.results_writer.write_row(row)
-        return obs, rewards, dones, infos
 
 
 # ---------------------------------------------------------------------- builders
@@ -244,6 +249,7 @@ def create_test_env(
     kwargs = dict(env_kwargs or {})
     render_mode = kwargs.pop("render_mode", "human" if should_render else None)
     options = fast_env_options(env_id, kwargs, hyperparams.get("frame_stack"))
+    options.pop("lanes", None)  # lanes are for PPOG's training rollouts; enjoy and record_video step one env
     if render_mode == "human":
         print(f"Rendering {env_id} with its single-env entry point (ale-py's C++ vector env has no window)")
         env: VecEnv = make_single_envs(env_id, n_envs, seed, options, render_mode="human", log_dir=log_dir)
