@@ -25,6 +25,10 @@ the bare synchronous loop (0.524 against 0.652 s, 4 rounds), about 6% of an fp32
 2.2 s), below the 10% end to end that a second rollout loop (its own resume, its own random streams) must earn;
 on the 2-core AMD AVX2 kind 10% faster (0.689 against 0.766 s, 4 rounds, 2026-12-03), about 2.5% of its 3.1 s cycle.
 Neither reaches the bound (emulation + inference alone: 0.41 s Intel, 0.54 s AVX2).
+
+``--threading CYCLES [--lanes]``: ``rollout_thread`` True against False in one process, cycle by cycle; with
+``--lanes`` the env in 2 lanes (``make_atari_vec_env(..., lanes=2)``) and ``"lanes"`` against ``True`` on the same
+model, env and buffer (``ppog_sb3/common/lane_rollout.py``).
 """
 
 from __future__ import annotations
@@ -149,9 +153,11 @@ def alternating_cycles(model, phases: dict[str, float], modes: tuple, switch, cy
     return times
 
 
-def _threading(cycles: int, precision: str) -> None:
+def _threading(cycles: int, precision: str, lanes: bool = False) -> None:
     """``rollout_thread`` on and off in one process, alternating cycle by cycle (rollout + update), so the host's
-    drifts hit both alike; the update is timed too, as a worker thread's OpenMP pool could change it."""
+    drifts hit both alike; the update is timed too, as a worker thread's OpenMP pool could change it. ``lanes``: the
+    env in 2 lanes, ``rollout_thread="lanes"`` against ``True`` (the same env stepped as one, with the worker
+    thread): the same model, env and buffer, only the rollout loop differs."""
     import numpy as np
     import torch as th
     from throughput import _bounds, _time_phases
@@ -159,15 +165,18 @@ def _threading(cycles: int, precision: str) -> None:
     import ppog_sb3
     from ppog_sb3 import PPOG
 
-    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0)
+    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0, lanes=2 if lanes else 1)
     model = PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=0, **ZOO_ATARI)
     phases = _time_phases(model)
-    model.learn(2048)  # warm-up: two rollouts and updates
+    modes: tuple = ("lanes", True) if lanes else (True, False)
 
-    def switch(on: bool) -> None:
+    def switch(on: bool | str) -> None:
         model.rollout_thread = on
 
-    times = alternating_cycles(model, phases, (True, False), switch, cycles)
+    for mode in modes:  # warm-up: a rollout and update of each
+        switch(mode)
+        model.learn(1024, reset_num_timesteps=False)
+    times = alternating_cycles(model, phases, modes, switch, cycles)
     bounds = _bounds(model, "cpu")
     bound = bounds["emulation_s"] + bounds["inference_s"]
     print(
@@ -181,8 +190,12 @@ def _threading(cycles: int, precision: str) -> None:
             f"{bound:.3f}, {collect / bound - 1:+.0%}), update {train:.3f} s (median {np.median(measured['train']):.3f}; "
             f"bound {bounds['arithmetic_s']:.3f}), per 1024 env-steps"
         )
-    paired = np.array(times[True]["collect"]) / np.array(times[False]["collect"])
-    print(f"  rollout on/off per cycle pair: mean {paired.mean():.3f}, min {paired.min():.3f}, max {paired.max():.3f}")
+    for key, name in (("collect", "rollout"), ("train", "update")):
+        paired = np.array(times[modes[0]][key]) / np.array(times[modes[1]][key])
+        print(
+            f"  {name} {modes[0]}/{modes[1]} per cycle pair: mean {paired.mean():.3f}, min {paired.min():.3f}, "
+            f"max {paired.max():.3f}"
+        )
 
 
 def main() -> None:
@@ -193,6 +206,7 @@ def main() -> None:
     parser.add_argument("--spin", nargs="+", default=["default"], help="GOMP_SPINCOUNT values ('default': unset)")
     parser.add_argument("--pipelined", action="store_true", help="bare loops: synchronous vs half-batch pipeline")
     parser.add_argument("--threading", type=int, metavar="CYCLES", help="rollout_thread on vs off, CYCLES cycles each")
+    parser.add_argument("--lanes", action="store_true", help="with --threading: the env in 2 lanes, 'lanes' vs True")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--loop", choices=("sync", "pipelined"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -201,7 +215,7 @@ def main() -> None:
         print("RESULT " + json.dumps(result), flush=True)
         return
     if args.threading:
-        _threading(args.threading, args.precision)
+        _threading(args.threading, args.precision, args.lanes)
         return
     if args.pipelined:
         loops: dict[str, list[float]] = {"sync": [], "pipelined": []}
