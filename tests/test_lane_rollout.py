@@ -230,6 +230,15 @@ def test_an_error_in_a_lane_is_raised_on_the_caller_and_the_lanes_end():
     assert not model._rollout_in_progress
 
 
+def test_a_model_saved_with_lanes_loads_on_a_plain_env_for_evaluation(tmp_path):
+    model = PPOG("CnnPolicy", laned_env(), rollout_thread="lanes", **TINY_CNN)
+    model.save(tmp_path / "model")
+    loaded = PPOG.load(tmp_path / "model.zip", env=lane_env(0))
+    assert loaded.rollout_thread == "lanes"
+    with pytest.raises(ValueError, match=r"rollout_thread='lanes' needs an env in lanes"):
+        loaded.learn(N_STEPS * 2)  # training on it is refused at the rollout
+
+
 def test_lanes_are_refused_where_they_cannot_run_naming_the_argument():
     with pytest.raises(ValueError, match=r"rollout_thread='lanes' needs an env in lanes.*DummyVecEnv"):
         PPOG("CnnPolicy", lane_env(0), rollout_thread="lanes", **TINY_CNN)
@@ -240,7 +249,8 @@ def test_lanes_are_refused_where_they_cannot_run_naming_the_argument():
 
 def test_auto_means_lanes_on_a_cpu_for_an_env_in_lanes_only():
     """Catches "auto" never choosing lanes (the speed-up lost; seen red with ``_use_lanes`` returning False for it)
-    or choosing them for a plain env."""
+    or choosing them for a plain env or with fewer torch threads than lanes (seen red with that check replaced by
+    ``return True``)."""
     model = PPOG("CnnPolicy", laned_env(), **TINY_CNN)
     assert model.rollout_thread == "auto" and model._use_lanes(model.env)
     for value in (True, False):
@@ -248,6 +258,13 @@ def test_auto_means_lanes_on_a_cpu_for_an_env_in_lanes_only():
         assert not model._use_lanes(model.env)
     plain = PPOG("CnnPolicy", lane_env(0), **TINY_CNN)
     assert not plain._use_lanes(plain.env)
+    model.rollout_thread = "auto"
+    threads = th.get_num_threads()
+    th.set_num_threads(1)  # fewer torch threads than lanes (a study's one-thread runs): not for "auto"
+    try:
+        assert not model._use_lanes(model.env)
+    finally:
+        th.set_num_threads(threads)
 
 
 def test_clip_without_lanes_on_an_env_in_lanes_is_ppo_bit_for_bit():

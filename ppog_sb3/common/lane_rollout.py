@@ -26,8 +26,11 @@ What it does differently (why it is opt-in, through the env: ``make_atari_vec_en
   loaded model goes straight to the rollout's GAE), an ``EvalCallback`` evaluates the same policy it would have,
   and ``on_step`` returning ``False`` stops training after the rollout it was called in (before its update).
 - **Threads.** Each lane runs with ``torch.get_num_threads() // k`` torch threads (at least one); the caller's
-  count is set back when the lanes end. Ctrl-C (delivered to the calling thread, which waits on the lanes) stops the
-  lanes at their next step; an exception in a lane stops the others and is raised again on the calling thread.
+  count is set back when the lanes end. ``"auto"`` chooses lanes only where torch has a thread per lane (not in a
+  study's one-thread runs). Ctrl-C (delivered to the calling thread, which waits on the lanes) stops the lanes at
+  their next step and abandons the rollout (a model saved then holds no partial rollout, and its last observation is
+  not the env's: continue from a checkpoint instead); an exception in a lane stops the others and is raised again on
+  the calling thread.
 
 Needs a ``Discrete`` action space and SB3's own actor-critic policy (the pass of
 :func:`~ppog_sb3.common.exact_resume.categorical_forward`, with the lane's generator).
@@ -183,7 +186,10 @@ def collect_lane_rollout(
             thread.start()
         for thread in threads:
             thread.join()
-    finally:  # Ctrl-C while waiting: the lanes stop at their next step
+    except BaseException:  # Ctrl-C while waiting: the rollout is abandoned (a save now holds no partial rollout)
+        model._end_rollout()
+        raise
+    finally:  # the lanes stop at their next step
         stop.set()
         for thread in threads:
             thread.join()

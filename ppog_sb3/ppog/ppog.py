@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from ppog_sb3.common.buffers import PPOGDictRolloutBuffer, PPOGRolloutBuffer
 from ppog_sb3.common.finite import first_non_finite
 from ppog_sb3.common.frame_buffer import FrameStackRolloutBuffer
-from ppog_sb3.common.lane_rollout import collect_lane_rollout, lanes_unsupported
+from ppog_sb3.common.lane_rollout import collect_lane_rollout, find_lanes, lanes_unsupported
 from ppog_sb3.common.precision import channels_last_input, use_bf16
 from ppog_sb3.common.rollout_thread import use_rollout_thread
 from ppog_sb3.common.schedules import ScheduleLike
@@ -113,8 +113,8 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         (``make_atari_vec_env(..., lanes=k)``, a :class:`~ppog_sb3.envs.lanes.LanedVecEnv`), each lane stepped on a
         thread of its own without waiting for the others: faster on a CPU, the same buffer contents from other
         random draws, callbacks after the rollout (:mod:`ppog_sb3.common.lane_rollout`). ``"auto"``, the default:
-        lanes on a CPU device where the env is in lanes, else the worker thread on a CPU device with more than one
-        torch thread, else the plain loop.
+        lanes on a CPU device where the env is in lanes and torch has a thread per lane, else the worker thread on a
+        CPU device with more than one torch thread, else the plain loop.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -220,6 +220,8 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
 
         if _init_setup_model:
             self._setup_model()
+            if self.env is not None:  # rollout_thread="lanes" on an env that cannot: say so now, not at learn()
+                self._use_lanes(self.env)  # (not in load(): a model loaded to be evaluated needs no lanes)
 
     # ------------------------------------------------------------------ set-up
     def _setup_model(self) -> None:
@@ -245,8 +247,6 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
         finally:
             self.rollout_buffer_kwargs = user_kwargs
         self._setup_schedules()
-        if self.env is not None:
-            self._use_lanes(self.env)  # rollout_thread="lanes" on an env that cannot: say so now, not at learn()
         self._use_bf16 = use_bf16(self.precision, self.device)
         if self.channels_last:
             self.policy.to(memory_format=th.channels_last)  # type: ignore[call-overload]
@@ -278,7 +278,10 @@ class PPOG(PPOGUpdate, OnPolicyAlgorithm):
                     f"policy, but {why}; allowed values here: True, False and 'auto'."
                 )
             return True
-        return self.rollout_thread == "auto" and self.device.type == "cpu" and lanes_unsupported(self, env) is None
+        if self.rollout_thread != "auto" or self.device.type != "cpu" or lanes_unsupported(self, env) is not None:
+            return False
+        # a torch thread per lane at least: with fewer (a study's one-thread runs) the lanes would use more cores
+        return th.get_num_threads() >= len(find_lanes(env)[0].lanes)  # type: ignore[index]
 
     def collect_rollouts(
         self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer, n_rollout_steps: int
