@@ -26,8 +26,8 @@ the bare synchronous loop (0.524 against 0.652 s, 4 rounds), about 6% of an fp32
 on the 2-core AMD AVX2 kind 10% faster (0.689 against 0.766 s, 4 rounds, 2026-12-03), about 2.5% of its 3.1 s cycle.
 Neither reaches the bound (emulation + inference alone: 0.41 s Intel, 0.54 s AVX2).
 
-``--threading CYCLES [--lanes]``: ``rollout_thread`` True against False in one process, cycle by cycle; with
-``--lanes`` the env in 2 lanes (``make_atari_vec_env(..., lanes=2)``) and ``"lanes"`` against ``True`` on the same
+``--threading CYCLES [--lanes [K]]``: ``rollout_thread`` True against False in one process, cycle by cycle; with
+``--lanes`` the env in K lanes (default 2; ``make_atari_vec_env(..., lanes=K)``) and ``"lanes"`` against ``True`` on the same
 model, env and buffer (``ppog_sb3/common/lane_rollout.py``).
 """
 
@@ -153,10 +153,10 @@ def alternating_cycles(model, phases: dict[str, float], modes: tuple, switch, cy
     return times
 
 
-def _threading(cycles: int, precision: str, lanes: bool = False) -> None:
+def _threading(cycles: int, precision: str, lanes: int = 0) -> None:
     """``rollout_thread`` on and off in one process, alternating cycle by cycle (rollout + update), so the host's
     drifts hit both alike; the update is timed too, as a worker thread's OpenMP pool could change it. ``lanes``: the
-    env in 2 lanes, ``rollout_thread="lanes"`` against ``True`` (the same env stepped as one, with the worker
+    env in that many lanes, ``rollout_thread="lanes"`` against ``True`` (the same env stepped as one, with the worker
     thread): the same model, env and buffer, only the rollout loop differs."""
     import numpy as np
     import torch as th
@@ -165,7 +165,7 @@ def _threading(cycles: int, precision: str, lanes: bool = False) -> None:
     import ppog_sb3
     from ppog_sb3 import PPOG
 
-    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0, lanes=2 if lanes else 1)
+    env = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0, lanes=lanes or 1)
     model = PPOG("CnnPolicy", env, precision=precision, channels_last=True, seed=0, **ZOO_ATARI)
     phases = _time_phases(model)
     modes: tuple = ("lanes", True) if lanes else (True, False)
@@ -206,7 +206,14 @@ def main() -> None:
     parser.add_argument("--spin", nargs="+", default=["default"], help="GOMP_SPINCOUNT values ('default': unset)")
     parser.add_argument("--pipelined", action="store_true", help="bare loops: synchronous vs half-batch pipeline")
     parser.add_argument("--threading", type=int, metavar="CYCLES", help="rollout_thread on vs off, CYCLES cycles each")
-    parser.add_argument("--lanes", action="store_true", help="with --threading: the env in 2 lanes, 'lanes' vs True")
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        nargs="?",
+        const=2,
+        default=0,
+        help="with --threading: the env in LANES lanes (2 if no value), 'lanes' vs True",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--loop", choices=("sync", "pipelined"), help=argparse.SUPPRESS)
     args = parser.parse_args()
