@@ -71,7 +71,8 @@ def test_the_buffer_holds_what_the_lanes_envs_and_the_policy_gave():
     SB3's ``predict_values`` of the lane's observations at one torch thread (``torch.equal``), the log-probabilities
     its ``evaluate_actions``. Catches a step's data stored beside another step's action (seen red with the lanes'
     ``obs, starts = new_obs, dones`` moved before the record), the lanes joined in the wrong order (seen red with
-    ``lanes`` reversed in ``joined``) and the bootstrap lost (seen red with ``model.gamma`` set to 0 there)."""
+    ``lanes`` reversed in ``joined``) and the bootstrap lost (seen red with ``bootstrap_truncated``'s added value
+    multiplied by 0)."""
     snapshot = _Snapshot()
     model = PPOG("CnnPolicy", laned_env(), rollout_thread="lanes", **TINY_CNN)
     model.learn(2 * N_STEPS * 4, callback=snapshot)

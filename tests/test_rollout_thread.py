@@ -63,7 +63,7 @@ def test_the_worker_thread_gives_the_same_numbers_as_the_main_thread():
     """Same parameters, Adam state and rollout data (``torch.equal`` / ``np.array_equal``), on a CNN env with
     time-limit truncations (their bootstrap forward passes run on the worker too). Catches a forward pass run twice
     on the worker (it shares torch's global generator with the main thread: seen red), or the bootstrap of truncated
-    episodes lost (seen red with the ``run(predict_values, terminal_obs)`` line replaced by a zero value)."""
+    episodes lost (seen red with ``bootstrap_truncated``'s added value multiplied by 0)."""
     models = {}
     for on in (True, False):
         models[on] = PPOG("CnnPolicy", image_vec_env(), rollout_thread=on, **CNN)

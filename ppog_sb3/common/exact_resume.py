@@ -169,21 +169,10 @@ class ExactResumeMixin(OnPolicyAlgorithm):
                 if isinstance(self.action_space, spaces.Discrete):
                     actions = actions.reshape(-1, 1)
 
-                # Truncated episodes (time limit) are bootstrapped with V(final observation): SB3 issue #633.
-                # One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs
-                # (~3e-8 for a CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO.
-                # Truncations are rare (Atari: one per 27,000 steps), so this costs nothing measurable.
                 # The buffer gets the bootstrapped rewards; callbacks still see the env's own `rewards`.
-                buffer_rewards = rewards
-                # infos[idx] only where done, as SB3: a VecEnv may return no infos on a step without episode ends
-                for idx, done in enumerate(dones):
-                    info = infos[idx] if done else {}
-                    if info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
-                        if buffer_rewards is rewards:
-                            buffer_rewards = rewards.copy()
-                        terminal_obs = self.policy.obs_to_tensor(info["terminal_observation"])[0]
-                        terminal_value = run(predict_values, terminal_obs)[0]
-                        buffer_rewards[idx] += self.gamma * terminal_value
+                buffer_rewards = bootstrap_truncated(
+                    self, rewards, dones, infos, lambda terminal_obs: run(predict_values, terminal_obs)[0]
+                )
 
                 rollout_buffer.add(
                     self._last_obs,  # type: ignore[arg-type]
@@ -381,6 +370,27 @@ def categorical_forward(
     log_prob = log_pmf.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)  # .log_prob(actions)
     shape = policy.action_space.shape or ()
     return actions.reshape((-1, *shape)), values, log_prob
+
+
+def bootstrap_truncated(
+    model: OnPolicyAlgorithm, rewards: np.ndarray, dones: np.ndarray, infos: list[dict], value_of: Any
+) -> np.ndarray:
+    """``rewards`` with ``gamma * V(final observation)`` added where an episode was truncated (time limit): SB3 issue
+    #633. ``value_of(obs_tensor)`` is the value of one terminal observation (the caller's forward pass, on its thread).
+    One forward pass per truncated env, exactly as SB3 does: a batched pass rounds differently on CPUs (~3e-8 for a
+    CNN), which would break the bit-for-bit equality of policy_loss="clip" with PPO. Truncations are rare (Atari:
+    one per 27,000 steps), so this costs nothing measurable. ``rewards`` itself is left as it is (a copy is returned
+    where anything was added). ``infos[idx]`` is read only where done, as SB3: a VecEnv may return no infos on a step
+    without episode ends."""
+    buffer_rewards = rewards
+    for idx in np.flatnonzero(dones):
+        info = infos[idx]
+        if info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
+            if buffer_rewards is rewards:
+                buffer_rewards = rewards.copy()
+            terminal_obs = model.policy.obs_to_tensor(info["terminal_observation"])[0]
+            buffer_rewards[idx] += model.gamma * value_of(terminal_obs)
+    return buffer_rewards
 
 
 def restore_partial_rollout(buffer: RolloutBuffer, arrays: dict[str, np.ndarray]) -> int:

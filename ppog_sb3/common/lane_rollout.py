@@ -44,11 +44,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import obs_as_tensor
 
-from ppog_sb3.common.exact_resume import categorical_forward
+from ppog_sb3.common.exact_resume import _plain_categorical, bootstrap_truncated, categorical_forward
 
 if TYPE_CHECKING:
     from ppog_sb3.common.exact_resume import ExactResumeMixin
@@ -89,10 +90,6 @@ def find_lanes(env: Any) -> tuple[Any, list[Any]] | None:
 
 def lanes_unsupported(model: ExactResumeMixin, env: Any) -> str | None:
     """Why ``model`` cannot collect its next rollout from ``env`` in lanes, or ``None`` if it can."""
-    from gymnasium import spaces
-
-    from ppog_sb3.common.exact_resume import _plain_categorical
-
     if find_lanes(env) is None:
         return (
             f"the env is {type(env).__name__}, not a LanedVecEnv (make_atari_vec_env(..., lanes=k)) in wrappers that "
@@ -151,16 +148,13 @@ def collect_lane_rollout(
                     action_tensor, values, log_probs = categorical_forward(policy, obs_tensor, generator)
                     actions = action_tensor.cpu().numpy()
                     new_obs, rewards, dones, infos = lane.env.step(actions)
-                    buffer_rewards = rewards
-                    # the truncation bootstrap of ExactResumeMixin.collect_rollouts (SB3 issue #633), on the lane
-                    for idx in np.flatnonzero(dones):
-                        info = infos[idx]
-                        if info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
-                            if buffer_rewards is rewards:
-                                buffer_rewards = rewards.copy()
-                            terminal_obs = policy.obs_to_tensor(info["terminal_observation"])[0]
-                            terminal_value = policy.predict_values(model._model_input(terminal_obs)).float()[0]
-                            buffer_rewards[idx] += model.gamma * terminal_value
+                    buffer_rewards = bootstrap_truncated(
+                        model,
+                        rewards,
+                        dones,
+                        infos,
+                        lambda terminal_obs: policy.predict_values(model._model_input(terminal_obs)).float()[0],
+                    )
                     step = (
                         obs,
                         actions,
