@@ -19,13 +19,15 @@ alternating cycle by cycle, seconds per 1024 env-steps of Space Invaders:
   A emulates (``pipe_pinned``: both C++ threads pinned to core 0);
 - the bound, as ``benchmarks/throughput.py`` takes it: the 8-env env stepped alone (random actions) + the batch-8
   forward pass alone, back to back, each on 2 threads;
+- ``cores busy``: the process's CPU time (every thread's) per second of wall time, out of 2;
 - one lane alone on one core, three ways: its forward passes alone (``lane_inf``), its env steps alone
   (``lane_env``), and the two alternating as a rollout does (``lane_both``): whether alternating costs more than the
   sum of its parts on the same core, which no loop design can take out.
 
 Measured 2026-12-04, 2-core AMD EPYC Zen 5 AVX512-BF16 (``results/speed_check/rollout_designs_2026-12-04_amd-avx512bf16.log``):
-over the bound, ``async1`` +3% (-1% in another run), ``lanes`` +5-18%, ``ppog_lanes`` +16-22%, ``async`` +15-31%,
-``sync`` +29-49%, ``pipe`` +33-41%; one lane alternating costs +12-36% over the sum of its parts.
+over the bound (five runs; the one-thread batches the fastest in each), ``async1`` -1% to +7%, ``lanes`` +5-21%,
+``ppog_lanes`` +16-37%, ``async`` +15-34%, ``sync`` +29-61%, ``pipe`` +32-41% (cores left idle, 1.47 of 2 busy); one
+lane alternating costs +12-36% over the sum of its parts.
 """
 
 from __future__ import annotations
@@ -220,15 +222,20 @@ variants = {
 for run in variants.values():  # warm-up
     run()
 times: dict[str, list[float]] = {name: [] for name in variants}
+cpu: dict[str, list[float]] = {name: [] for name in variants}  # the process's CPU seconds (all threads) per wall second
 for cycle in range(CYCLES):
     order = list(variants) if cycle % 2 == 0 else list(variants)[::-1]
     for name in order:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         variants[name]()
         times[name].append(time.perf_counter() - start)
+        cpu[name].append((time.process_time() - cpu_start) / times[name][-1])
 print(f"torch {th.__version__}, CPU capability {th.backends.cpu.get_cpu_capability()}, {CYCLES} cycles")
 for name, values in times.items():
-    print(f"{name:13s} mean {np.mean(values):.3f}  median {np.median(values):.3f}  " + " ".join(f"{v:.3f}" for v in values))
+    print(
+        f"{name:13s} mean {np.mean(values):.3f}  median {np.median(values):.3f}  cores busy {np.mean(cpu[name]):.2f}  "
+        + " ".join(f"{v:.3f}" for v in values)
+    )
 bound = np.mean(times["emulation"]) + np.mean(times["inference"])
 print(f"bound (emulation + inference) {bound:.3f}")
 for name in ("sync", "lanes", "async", "async1", "async1_pinned", "pipe", "pipe_pinned", "adapter_lanes", "ppog_lanes"):
