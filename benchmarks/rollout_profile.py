@@ -153,6 +153,25 @@ def alternating_cycles(model, phases: dict[str, float], modes: tuple, switch, cy
     return times
 
 
+def print_cycles(times: dict, bound: float, update_bound: float, model=None) -> None:  # noqa: ANN001
+    """Each mode's mean rollout (its median beside it) and update of ``alternating_cycles``, against the bounds; with
+    ``model``, the games its episode-info buffer holds (a check that the rollouts played)."""
+    import numpy as np
+
+    if model is not None:
+        scores = [info["r"] for info in model.ep_info_buffer]
+        print(f"  ep_info_buffer: {len(scores)} games, mean score {np.mean(scores):.1f}")
+
+    for mode, measured in times.items():
+        collect, train = (float(np.mean(measured[key])) for key in ("collect", "train"))
+        median = float(np.median(measured["collect"]))
+        print(
+            f"  {mode:7}: rollout {collect:.3f} (median {median:.3f}; bound {bound:.3f}, {collect / bound - 1:+.0%}), "
+            f"update {train:.3f} (bound {update_bound:.3f}); cycle {collect + train:.3f}, "
+            f"{1024 / (collect + train):.1f} env-steps/s"
+        )
+
+
 def _threading(cycles: int, precision: str, lanes: int = 0) -> None:
     """``rollout_thread`` on and off in one process, alternating cycle by cycle (rollout + update), so the host's
     drifts hit both alike; the update is timed too, as a worker thread's OpenMP pool could change it. ``lanes``: the

@@ -41,7 +41,7 @@ import torch as th
 from ale_py.vector_env import AtariVectorEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: throughput.py, rollout_profile.py
-from rollout_profile import ZOO_ATARI, alternating_cycles  # noqa: E402
+from rollout_profile import ZOO_ATARI, alternating_cycles, print_cycles  # noqa: E402
 from throughput import _bounds, _time_phases  # noqa: E402
 
 import ppog_sb3  # noqa: E402
@@ -202,16 +202,7 @@ def main() -> None:
         f"torch {th.__version__}, CPU capability {th.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
         f"{cycles} cycles each, alternating; seconds per 1024 env-steps"
     )
-    for mode, measured in times.items():
-        collect, train = (float(np.mean(measured[key])) for key in ("collect", "train"))
-        median = float(np.median(measured["collect"]))
-        print(
-            f"  {mode:7}: rollout {collect:.3f} (median {median:.3f}; bound {bound:.3f}, {collect / bound - 1:+.0%}), "
-            f"update {train:.3f} (bound {bounds['arithmetic_s']:.3f}); cycle {collect + train:.3f}, "
-            f"{1024 / (collect + train):.1f} env-steps/s"
-        )
-    scores = [info["r"] for info in model.ep_info_buffer]
-    print(f"  ep_info_buffer: {len(scores)} games, mean score {np.mean(scores):.1f}")
+    print_cycles(times, bound, bounds["arithmetic_s"], model)
 
 
 if __name__ == "__main__":

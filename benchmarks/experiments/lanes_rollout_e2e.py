@@ -35,7 +35,7 @@ import numpy as np
 import torch as th
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: throughput.py, rollout_profile.py
-from rollout_profile import ZOO_ATARI, alternating_cycles  # noqa: E402
+from rollout_profile import ZOO_ATARI, alternating_cycles, print_cycles  # noqa: E402
 from throughput import _bounds, _time_phases  # noqa: E402
 
 import ppog_sb3  # noqa: E402
@@ -153,16 +153,9 @@ def main() -> None:
         f"torch {th.__version__}, CPU capability {th.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
         f"{cycles} cycles each, alternating; seconds per 1024 env-steps"
     )
-    for mode, measured in times.items():
-        collect, train = (float(np.mean(measured[key])) for key in ("collect", "train"))
-        print(
-            f"  {mode:7}: rollout {collect:.3f} (bound {bound:.3f}, {collect / bound - 1:+.0%}), update {train:.3f} "
-            f"(bound {bounds['arithmetic_s']:.3f}); cycle {collect + train:.3f}, {1024 / (collect + train):.1f} env-steps/s"
-        )
+    print_cycles(times, bound, bounds["arithmetic_s"], model)
     lanes_part = float(np.mean(model.lane_seconds[1:]))  # not the warm-up's
     print(f"  lanes' own part of a lanes rollout: {lanes_part:.3f} s ({lanes_part / bound - 1:+.0%} against the bound)")
-    scores = [info["r"] for info in model.ep_info_buffer]
-    print(f"  ep_info_buffer: {len(scores)} games, mean score {np.mean(scores):.1f}")
 
 
 if __name__ == "__main__":

@@ -93,20 +93,25 @@ def run_sync() -> None:
     state["sync"] = obs
 
 
-def run_lanes() -> None:
-    def lane(j: int) -> None:
-        th.set_num_threads(1)
-        obs = state["lanes"][j]
-        for _ in range(STEPS):
-            obs = lane_envs[j].step(forward(obs))[0]
-        state["lanes"][j] = obs
+def lanes_loop(envs: list, key: str):  # noqa: ANN201
+    """Each env stepped by a Python thread of its own with one torch thread, without waiting for the other."""
 
-    threads = [threading.Thread(target=lane, args=(j,)) for j in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    th.set_num_threads(2)
+    def run() -> None:
+        def lane(j: int) -> None:
+            th.set_num_threads(1)
+            obs = state[key][j]
+            for _ in range(STEPS):
+                obs = envs[j].step(forward(obs))[0]
+            state[key][j] = obs
+
+        threads = [threading.Thread(target=lane, args=(j,)) for j in range(len(envs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        th.set_num_threads(2)
+
+    return run
 
 
 def async_loop(env: AtariVectorEnv, key: str, pin: bool = False):  # noqa: ANN201
@@ -124,24 +129,6 @@ def async_loop(env: AtariVectorEnv, key: str, pin: bool = False):  # noqa: ANN20
         th.set_num_threads(2)
 
     return run
-
-
-def run_adapter_lanes() -> None:
-    """The lanes loop over the fast path's own lanes (the package's VecEnv adapter, its options and infos)."""
-
-    def lane(j: int) -> None:
-        th.set_num_threads(1)
-        obs = state["adapter"][j]
-        for _ in range(STEPS):
-            obs = adapter.lanes[j].step(forward(obs))[0]
-        state["adapter"][j] = obs
-
-    threads = [threading.Thread(target=lane, args=(j,)) for j in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    th.set_num_threads(2)
 
 
 callback = CallbackList([])
@@ -205,13 +192,13 @@ def lane_alone(inference: bool, env: bool):  # noqa: ANN201
 
 variants = {
     "sync": run_sync,
-    "lanes": run_lanes,
+    "lanes": lanes_loop(lane_envs, "lanes"),
     "async": async_loop(async_env, "async"),
     "async1": async_loop(async1_env, "async1"),
     "async1_pinned": async_loop(pinned_env, "pinned", pin=True),
     "pipe": pipelined(lane_envs, "pipe"),
     "pipe_pinned": pipelined(pinned_lanes, "pipe_pinned"),
-    "adapter_lanes": run_adapter_lanes,
+    "adapter_lanes": lanes_loop(adapter.lanes, "adapter"),  # the fast path's own lanes (the package's adapter)
     "ppog_lanes": run_ppog_lanes,
     "emulation": run_emulation,
     "inference": run_inference,
