@@ -16,7 +16,8 @@ alternating cycle by cycle, seconds per 1024 env-steps of Space Invaders:
   (one core emulates all 8 envs, the other runs every forward pass: neither core alternates), ``async1_pinned`` with
   that thread pinned to core 0 and the Python thread to core 1;
 - ``pipe``: two 4-env C++ envs of one thread each, stepped from one Python thread, half B's forward pass while half
-  A emulates (``pipe_pinned``: both C++ threads pinned to core 0);
+  A emulates (``pipe_pinned``: both C++ threads pinned to core 0); ``lanes_split``: lanes with both C++ threads
+  pinned to core 0 and both Python threads to core 1 (one core emulating, one inferring, with two envs);
 - the bound, as ``benchmarks/throughput.py`` takes it: the 8-env env stepped alone (random actions) + the batch-8
   forward pass alone, back to back, each on 2 threads;
 - ``cores busy``: the process's CPU time (every thread's) per second of wall time, out of 2;
@@ -25,9 +26,10 @@ alternating cycle by cycle, seconds per 1024 env-steps of Space Invaders:
   sum of its parts on the same core, which no loop design can take out.
 
 Measured 2026-12-04, 2-core AMD EPYC Zen 5 AVX512-BF16 (``results/speed_check/rollout_designs_2026-12-04_amd-avx512bf16.log``):
-over the bound (five runs; the one-thread batches the fastest in each), ``async1`` -1% to +7%, ``lanes`` +5-21%,
-``ppog_lanes`` +16-37%, ``async`` +15-34%, ``sync`` +29-61%, ``pipe`` +32-41% (cores left idle, 1.47 of 2 busy); one
-lane alternating costs +12-36% over the sum of its parts.
+over the bound (six runs; the one-thread batches the fastest in each), ``async1`` -1% to +7%, ``lanes`` +5-21%,
+``ppog_lanes`` +16-41%, ``async`` +15-34%, ``sync`` +29-61%, ``pipe`` +32-44% (cores left idle, 1.42-1.47 of 2 busy),
+``lanes_split`` +48% (1.38 busy: with two envs, each C++ thread sleeps after its batch; ale-py's one env with a queue
+of half batches never does); one lane alternating costs +12-36% over the sum of its parts.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def forward(obs: np.ndarray) -> np.ndarray:
 
 sync_env = AtariVectorEnv(GAME, 8, num_threads=2, **KW)
 pinned_lanes = [AtariVectorEnv(GAME, 4, num_threads=1, thread_affinity_offset=0, **KW) for _ in range(2)]
+core0_lanes = [AtariVectorEnv(GAME, 4, num_threads=1, thread_affinity_offset=0, **KW) for _ in range(2)]
 adapter = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0, lanes=2)  # not the model's: its own obs
 lane_envs = [AtariVectorEnv(GAME, 4, num_threads=1, **KW) for _ in range(2)]
 async_env = AtariVectorEnv(GAME, 8, batch_size=4, num_threads=2, **KW)
@@ -81,6 +84,7 @@ state = {
     "pinned": pinned_env.reset(seed=0)[0],
     "pipe": [env.reset(seed=4 * j)[0] for j, env in enumerate(lane_envs)],
     "pipe_pinned": [env.reset(seed=4 * j)[0] for j, env in enumerate(pinned_lanes)],
+    "lanes_split": [env.reset(seed=4 * j)[0] for j, env in enumerate(core0_lanes)],
     "adapter": [lane.reset() for lane in adapter.lanes],
 }
 
@@ -93,12 +97,15 @@ def run_sync() -> None:
     state["sync"] = obs
 
 
-def lanes_loop(envs: list, key: str):  # noqa: ANN201
-    """Each env stepped by a Python thread of its own with one torch thread, without waiting for the other."""
+def lanes_loop(envs: list, key: str, pin: set[int] | None = None):  # noqa: ANN201
+    """Each env stepped by a Python thread of its own with one torch thread, without waiting for the other
+    (``pin``: the lanes' Python threads on these cores only)."""
 
     def run() -> None:
         def lane(j: int) -> None:
             th.set_num_threads(1)
+            if pin is not None:
+                os.sched_setaffinity(0, pin)
             obs = state[key][j]
             for _ in range(STEPS):
                 obs = envs[j].step(forward(obs))[0]
@@ -193,6 +200,8 @@ def lane_alone(inference: bool, env: bool):  # noqa: ANN201
 variants = {
     "sync": run_sync,
     "lanes": lanes_loop(lane_envs, "lanes"),
+    # both lanes' C++ threads on core 0, both Python threads on core 1: one core emulates, the other infers
+    "lanes_split": lanes_loop(core0_lanes, "lanes_split", pin={1}),
     "async": async_loop(async_env, "async"),
     "async1": async_loop(async1_env, "async1"),
     "async1_pinned": async_loop(pinned_env, "pinned", pin=True),
@@ -225,7 +234,8 @@ for name, values in times.items():
     )
 bound = np.mean(times["emulation"]) + np.mean(times["inference"])
 print(f"bound (emulation + inference) {bound:.3f}")
-for name in ("sync", "lanes", "async", "async1", "async1_pinned", "pipe", "pipe_pinned", "adapter_lanes", "ppog_lanes"):
+designs = ("sync", "lanes", "lanes_split", "async", "async1", "async1_pinned", "pipe", "pipe_pinned", "adapter_lanes")
+for name in (*designs, "ppog_lanes"):
     print(f"{name:13s} {np.mean(times[name]) / bound - 1:+.0%} over the bound")
 parts = np.mean(times["lane_inf"]) + np.mean(times["lane_env"])
 print(f"one lane, alternating against the sum of its parts: {np.mean(times['lane_both']) / parts - 1:+.0%}")
