@@ -133,9 +133,12 @@ def test_postgres_killed_worker_trial_fails_and_study_goes_on(postgres_url, tmp_
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     assert load(study, postgres_url).trials[running.number].state == TrialState.RUNNING
+    # The dead worker's last heartbeat is at most the kill's time: past the 3 s grace period + one interval, the trial
+    # is stale when the other worker opens the study. Without this wait a worker that starts within 3 s (seen on a
+    # fast 2-core machine, 2026-12-04) creates its first trial before the dead one is stale, and the retry comes second.
+    time.sleep(3 + 1 + 0.5)
 
-    # Another worker (started after the 3 s grace period has begun) fails the dead trial, queues it again and
-    # completes three trials, the retry among them
+    # Another worker fails the dead trial, queues it again and completes three trials, the retry among them
     other = run_zoo(*base, *heartbeat, "-f", "logs_b", "--max-total-trials", "3", cwd=tmp_path)
     assert f"trial {running.number} of study '{study}'" in other.stderr and "marked FAIL" in other.stderr
     assert "queued again with the same parameters" in other.stderr
