@@ -71,6 +71,8 @@ def forward(obs: np.ndarray) -> np.ndarray:
 sync_env = AtariVectorEnv(GAME, 8, num_threads=2, **KW)
 pinned_lanes = [AtariVectorEnv(GAME, 4, num_threads=1, thread_affinity_offset=0, **KW) for _ in range(2)]
 core0_lanes = [AtariVectorEnv(GAME, 4, num_threads=1, thread_affinity_offset=0, **KW) for _ in range(2)]
+fifo_lanes = [AtariVectorEnv(GAME, 4, num_threads=1, **KW) for _ in range(2)]
+fifo_pinned_lanes = [AtariVectorEnv(GAME, 4, num_threads=1, thread_affinity_offset=0, **KW) for _ in range(2)]
 adapter = ppog_sb3.make_atari_vec_env("SpaceInvaders", n_envs=8, seed=0, lanes=2)  # not the model's: its own obs
 lane_envs = [AtariVectorEnv(GAME, 4, num_threads=1, **KW) for _ in range(2)]
 async_env = AtariVectorEnv(GAME, 8, batch_size=4, num_threads=2, **KW)
@@ -85,6 +87,8 @@ state = {
     "pipe": [env.reset(seed=4 * j)[0] for j, env in enumerate(lane_envs)],
     "pipe_pinned": [env.reset(seed=4 * j)[0] for j, env in enumerate(pinned_lanes)],
     "lanes_split": [env.reset(seed=4 * j)[0] for j, env in enumerate(core0_lanes)],
+    "pipe_fifo": [env.reset(seed=4 * j)[0] for j, env in enumerate(fifo_lanes)],
+    "pipe_fifo_pinned": [env.reset(seed=4 * j)[0] for j, env in enumerate(fifo_pinned_lanes)],
     "adapter": [lane.reset() for lane in adapter.lanes],
 }
 
@@ -167,6 +171,36 @@ def pipelined(envs: list, key: str):  # noqa: ANN201
     return run
 
 
+def pipelined_fifo(envs: list, key: str, pin: bool = False):  # noqa: ANN201
+    """As ``pipelined``, but half B's actions are sent only once half A's batch is back (and the reverse), so no
+    two C++ threads ever have work at once: one core emulates the halves one after the other, first come first
+    served, as ale-py's one queued env does, while this thread runs the other half's forward pass (``pin``: the two
+    C++ threads on core 0, this thread on core 1)."""
+
+    def run() -> None:
+        th.set_num_threads(1)
+        if pin:
+            os.sched_setaffinity(0, {1})
+        obs = state[key]
+        envs[0].send(forward(obs[0]))
+        actions_b = forward(obs[1])
+        for step in range(STEPS):
+            obs[0] = envs[0].recv()[0]
+            envs[1].send(actions_b)
+            last = step == STEPS - 1
+            if not last:
+                actions_a = forward(obs[0])
+            obs[1] = envs[1].recv()[0]
+            if not last:
+                envs[0].send(actions_a)
+                actions_b = forward(obs[1])
+        if pin:
+            os.sched_setaffinity(0, {0, 1})
+        th.set_num_threads(2)
+
+    return run
+
+
 def run_emulation() -> None:
     th.set_num_threads(2)
     rng = np.random.default_rng(0)
@@ -207,6 +241,8 @@ variants = {
     "async1_pinned": async_loop(pinned_env, "pinned", pin=True),
     "pipe": pipelined(lane_envs, "pipe"),
     "pipe_pinned": pipelined(pinned_lanes, "pipe_pinned"),
+    "pipe_fifo": pipelined_fifo(fifo_lanes, "pipe_fifo"),
+    "pipe_fifo_pinned": pipelined_fifo(fifo_pinned_lanes, "pipe_fifo_pinned", pin=True),
     "adapter_lanes": lanes_loop(adapter.lanes, "adapter"),  # the fast path's own lanes (the package's adapter)
     "ppog_lanes": run_ppog_lanes,
     "emulation": run_emulation,
@@ -215,6 +251,9 @@ variants = {
     "lane_env": lane_alone(False, True),
     "lane_both": lane_alone(True, True),
 }
+ONLY = sys.argv[2:]  # optional: only these designs (with the bound's two parts)
+if ONLY:
+    variants = {name: run for name, run in variants.items() if name in (*ONLY, "emulation", "inference")}
 for run in variants.values():  # warm-up
     run()
 times: dict[str, list[float]] = {name: [] for name in variants}
@@ -234,8 +273,12 @@ for name, values in times.items():
     )
 bound = np.mean(times["emulation"]) + np.mean(times["inference"])
 print(f"bound (emulation + inference) {bound:.3f}")
-designs = ("sync", "lanes", "lanes_split", "async", "async1", "async1_pinned", "pipe", "pipe_pinned", "adapter_lanes")
-for name in (*designs, "ppog_lanes"):
+designs = ("sync", "lanes", "lanes_split", "async", "async1", "async1_pinned", "pipe", "pipe_pinned", "pipe_fifo")
+for name in (*designs, "pipe_fifo_pinned", "adapter_lanes", "ppog_lanes"):
+    if name not in variants:
+        continue
     print(f"{name:13s} {np.mean(times[name]) / bound - 1:+.0%} over the bound")
+if "lane_both" not in variants:
+    sys.exit()
 parts = np.mean(times["lane_inf"]) + np.mean(times["lane_env"])
 print(f"one lane, alternating against the sum of its parts: {np.mean(times['lane_both']) / parts - 1:+.0%}")
