@@ -16,8 +16,9 @@ alternating cycle by cycle, seconds per 1024 env-steps of Space Invaders:
   (one core emulates all 8 envs, the other runs every forward pass: neither core alternates), ``async1_pinned`` with
   that thread pinned to core 0 and the Python thread to core 1;
 - ``pipe``: two 4-env C++ envs of one thread each, stepped from one Python thread, half B's forward pass while half
-  A emulates (``pipe_pinned``: both C++ threads pinned to core 0); ``lanes_split``: lanes with both C++ threads
-  pinned to core 0 and both Python threads to core 1 (one core emulating, one inferring, with two envs);
+  A emulates (``pipe_pinned``: both C++ threads pinned to core 0); ``pipe_fifo`` (``_pinned``): a half sent only when
+  the other half's batch is back, so the two C++ threads never share a core at once; ``lanes_split``: lanes with
+  both C++ threads pinned to core 0 and both Python threads to core 1 (one core emulating, one inferring, with two envs);
 - the bound, as ``benchmarks/throughput.py`` takes it: the 8-env env stepped alone (random actions) + the batch-8
   forward pass alone, back to back, each on 2 threads;
 - ``cores busy``: the process's CPU time (every thread's) per second of wall time, out of 2;
@@ -29,7 +30,10 @@ Measured 2026-12-04, 2-core AMD EPYC Zen 5 AVX512-BF16 (``results/speed_check/ro
 over the bound (six runs; the one-thread batches the fastest in each), ``async1`` -1% to +7%, ``lanes`` +5-21%,
 ``ppog_lanes`` +16-41%, ``async`` +15-34%, ``sync`` +29-61%, ``pipe`` +32-44% (cores left idle, 1.42-1.47 of 2 busy),
 ``lanes_split`` +48% (1.38 busy: with two envs, each C++ thread sleeps after its batch; ale-py's one env with a queue
-of half batches never does); one lane alternating costs +12-36% over the sum of its parts.
+of half batches never does); one lane alternating costs +12-36% over the sum of its parts. 2026-12-05, same kind
+(``rollout_designs_2026-12-05_amd-avx512bf16.log``, ``python benchmarks/experiments/rollout_designs.py 12 async1
+async1_pinned pipe_pinned pipe_fifo pipe_fifo_pinned lanes``: optional names after CYCLES run only those designs):
+``pipe_fifo`` +8%, pinned +12%, against ``pipe_pinned`` +12%, ``lanes`` +3%, ``async1`` -3%.
 """
 
 from __future__ import annotations
