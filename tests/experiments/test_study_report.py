@@ -132,6 +132,50 @@ def test_the_bootstrap_is_seeded(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state()[1:3], state[1:3]))  # the caller's RNG kept
 
 
+def test_a_setting_is_scored_at_its_earlier_budget_too(tmp_path):
+    """``score_at: [1000]``: each run's score at 1,000 agent steps is the mean of the last 100 episodes that ended by
+    then (episodes of 10 steps: the first 100, half of them the early 1000s), normalized with the final scores'
+    reference; its IQM and P(X > Y) recomputed by hand from the rewards written. Catches the budget ignored (the
+    final score again), episodes after the budget counted, another reference, and the section missing."""
+    settings = {"tiny": {**ARMS, "score_at": [1000]}}
+    study, root = finished(tmp_path, seeds=list(range(1, 7)), settings=settings, n_timesteps=2000)  # 150 episodes: 1,500
+    assert study.score_at_of("tiny") == (1000,)
+    results = report(study, root, tmp_path / "out", reps=100, echo=False)
+    final = hand_normalized(study, root)  # its reference is the one of the scores at the budget too
+    reference = {  # the reference arm's mean final score per game
+        game: np.mean([np.mean(episode_rewards(r)[-LAST:]) for r in study.runs(arms=["ppo"], games=[game])])
+        for game in (BREAKOUT, INVADERS)
+    }
+    at = {
+        key: (float(np.mean(episode_rewards(run)[:100])) - RANDOM[key[2]]) / (reference[key[2]] - RANDOM[key[2]])
+        for run in study.runs()
+        for key in [(run.setting, run.arm.name, run.game, run.seed)]
+    }
+    assert all(at[key] != pytest.approx(final[key]) for key in at)  # the two scores differ: the check can tell
+    scores = pd.read_csv(tmp_path / "out" / "final_scores.csv")
+    for row in scores.itertuples():
+        run = next(r for r in study.runs() if (r.arm.name, r.game, r.seed) == (row.arm, row.game, row.seed))
+        assert row.score_at_1000 == pytest.approx(np.mean(episode_rewards(run)[:100]), rel=1e-12)
+    games = [BREAKOUT, INVADERS]
+    numbers = results["score_at"]["tiny"][1000]
+    for arm in ("ppo", "ppog"):
+        point, (low, high), n = numbers["iqm"][arm]
+        assert n == 6 and point == pytest.approx(hand_iqm(at, "tiny", arm, games), rel=1e-9) and low <= point <= high
+    point, _ = numbers["probability_of_improvement"]["ppog,ppo"]
+    assert point == pytest.approx(hand_improvement(at, "tiny", "ppog", "ppo", games), abs=1e-12)
+    assert results["iqm"]["tiny"]["ppo"][0] == pytest.approx(hand_iqm(final, "tiny", "ppo", games), rel=1e-9)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "### Setting `tiny` at 1000 agent steps" in text and "IQM of normalized score at 1000 steps" in text
+
+
+@pytest.mark.parametrize("score_at", [[], [0], [512], [300, 200], [100, 100], ["100"], 100], ids=lambda v: repr(v))
+def test_score_at_is_checked(tmp_path, score_at):
+    """Budgets must be distinct increasing integers inside a run (n_timesteps 512): the error names the key and the
+    allowed values. Catches a budget at or past the run's end (it would be the final score under another name)."""
+    with pytest.raises(StudyError, match=r"settings\.tiny: score_at=.* must be a non-empty increasing list .*\[1, 512\)"):
+        load_study(write_study(tmp_path, settings={"tiny": {**ARMS, "score_at": score_at}}))
+
+
 def _games_study(tmp_path: Path, keep) -> tuple[Study, Path]:
     """Three games at ``zoo`` (ppo, ppog; the ablation ppog_clip on two), two at ``course``; 4 seeds."""
     settings = {

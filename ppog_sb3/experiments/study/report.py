@@ -48,7 +48,9 @@ RLIABLE_HINT = 'ppog-zoo study report needs rliable: pip install "ppog-sb3[study
 
 def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(per_run, episodes)``: one row per finished run (``setting, arm, algo, game, seed, episodes, timesteps,
-    final_score, wall_s, resumed``) and all their episodes (``load_run`` rows plus ``setting, arm, game``)."""
+    final_score, wall_s, resumed``, the trust-region means, and ``score_at_<N>`` for each budget N of any setting's
+    ``score_at``: the mean return of the last ``last`` episodes that ended by agent step N, NaN for the runs of other
+    settings) and all their episodes (``load_run`` rows plus ``setting, arm, game``)."""
     rows, tables = [], []
     for run in study.runs():
         if not is_done(root, run):
@@ -58,6 +60,10 @@ def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.
         progress = read_progress(zoo_run_dir(root, run) / "progress.csv")
         if episodes.empty:
             raise StudyError(f"finished run {run.key} has no episodes in {zoo_run_dir(root, run)}")
+        at = {
+            score_column(budget): float(episodes.loc[episodes["timesteps"] <= budget, "reward"].tail(max(int(last), 1)).mean())
+            for budget in study.score_at_of(run.setting)
+        }
         rows.append(
             {
                 "setting": run.setting,
@@ -73,12 +79,19 @@ def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.
                 # trust-region diagnostics, mean over the run's updates (SB3's meaning of clip_fraction for both)
                 "clip_fraction": _mean_column(progress, "train/clip_fraction"),
                 "approx_kl": _mean_column(progress, "train/approx_kl"),
+                **at,
             }
         )
         tables.append(episodes.assign(setting=run.setting, arm=run.arm.name, game=run.game))
     columns = ["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s", "resumed"]
-    per_run = pd.DataFrame(rows, columns=[*columns, "clip_fraction", "approx_kl"])
+    budgets = sorted({b for setting in study.order for b in study.score_at_of(setting)})
+    per_run = pd.DataFrame(rows, columns=[*columns, "clip_fraction", "approx_kl", *map(score_column, budgets)])
     return per_run, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
+
+
+def score_column(budget: int) -> str:
+    """The ``per_run`` column of the score at ``budget`` agent steps (:func:`collect_scores`)."""
+    return f"score_at_{budget}"
 
 
 @contextlib.contextmanager
@@ -103,8 +116,10 @@ def _mean_column(progress: pd.DataFrame, column: str) -> float:
     return float(progress[column].mean()) if column in progress.columns else float("nan")
 
 
-def normalize(per_run: pd.DataFrame, random: dict[str, float], reference: dict[str, float]) -> pd.Series:
-    """``(score - random) / (reference - random)`` per game."""
+def normalize(
+    per_run: pd.DataFrame, random: dict[str, float], reference: dict[str, float], column: str = "final_score"
+) -> pd.Series:
+    """``(score - random) / (reference - random)`` per game, of the score in ``column``."""
     for game in per_run["game"].unique():
         if game not in random:
             raise StudyError(f"no random-policy score for {game}: run ppog-zoo study random")
@@ -114,7 +129,7 @@ def normalize(per_run: pd.DataFrame, random: dict[str, float], reference: dict[s
             raise StudyError(f"{game}: the reference score equals the random score ({random[game]}), cannot normalize")
     low = per_run["game"].map(random)
     high = per_run["game"].map(reference)
-    return (per_run["final_score"] - low) / (high - low)
+    return (per_run[column] - low) / (high - low)
 
 
 def setting_games(study: Study, per_run: pd.DataFrame, setting: str) -> list[str]:
@@ -134,12 +149,12 @@ def setting_games(study: Study, per_run: pd.DataFrame, setting: str) -> list[str
     ]
 
 
-def score_matrices(per_run: pd.DataFrame, setting: str, games: list[str]) -> dict[str, np.ndarray]:
-    """``arm -> (seeds, games)`` normalized scores of the seeds for which the arm has every game."""
+def score_matrices(per_run: pd.DataFrame, setting: str, games: list[str], column: str = "normalized") -> dict[str, np.ndarray]:
+    """``arm -> (seeds, games)`` normalized scores (``column``) of the seeds for which the arm has every game."""
     result = {}
     frame = per_run[per_run["setting"] == setting]
     for arm, runs in frame.groupby("arm", sort=False):
-        table = runs.pivot_table(index="seed", columns="game", values="normalized", aggfunc="first")
+        table = runs.pivot_table(index="seed", columns="game", values=column, aggfunc="first")
         table = table.reindex(columns=games).dropna()
         if len(table):
             result[str(arm)] = table.to_numpy(dtype=float)
@@ -218,57 +233,47 @@ def report(
         "",
         _diagnostics_table(per_run),
     ]
-    results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}, "games": {}}
+    for budget in sorted({b for setting in study.order for b in study.score_at_of(setting)}):
+        per_run[f"normalized_at_{budget}"] = normalize(per_run, random, reference, score_column(budget))
+    results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}, "games": {}, "score_at": {}}
     profile_inputs = {}
     curve_games = {}
     for setting in study.order:
         in_setting = setting_games(study, per_run, setting)
         curve_games[setting] = in_setting
         arm_games = {arm: [g for g in in_setting if g in study.games_of(setting, arm)] for arm in study.settings[setting]}
-        matrices: dict[str, np.ndarray] = {}
-        for arm in dict.fromkeys(per_run.loc[per_run["setting"] == setting, "arm"]):  # in the order of the runs
-            matrix = score_matrices(per_run, setting, arm_games[arm]).get(arm) if arm_games[arm] else None
-            if matrix is not None:
-                matrices[arm] = matrix
-        if not matrices:
+        stats = _setting_statistics(rly, metrics, per_run, setting, arm_games, "normalized", reps, seed)
+        if stats is None:
             continue
-        with _seeded_numpy(seed) as state:
-            points, intervals = rly.get_interval_estimates(
-                matrices, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=state
-            )
+        matrices = stats["matrices"]
         arms = list(matrices)
-        pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        pair_games: dict[str, list[str]] = {}
-        for x, y in comparisons(arms):
-            common = [g for g in arm_games[x] if g in arm_games[y]]
-            both = score_matrices(per_run, setting, common) if common else {}
-            if x in both and y in both:
-                pairs[f"{x},{y}"], pair_games[f"{x},{y}"] = (both[x], both[y]), common
-        pair_points: dict[str, Any] = {}
-        pair_intervals: dict[str, Any] = {}
-        if pairs:
-            with _seeded_numpy(seed) as state:
-                pair_points, pair_intervals = rly.get_interval_estimates(
-                    pairs, metrics.probability_of_improvement, reps=reps, random_state=state
-                )
-        results["iqm"][setting] = {a: (float(points[a][0]), intervals[a][:, 0].tolist(), len(matrices[a])) for a in arms}
-        results["probability_of_improvement"][setting] = {
-            p: (float(pair_points[p]), np.ravel(pair_intervals[p]).tolist()) for p in pairs
-        }
+        results["iqm"][setting] = stats["iqm"]
+        results["probability_of_improvement"][setting] = stats["probability_of_improvement"]
         results["games"][setting] = {a: arm_games[a] for a in arms}
         profile_inputs[setting] = matrices
         lines += ["", f"## Setting `{setting}`", ""]
         lines += _games_notes(study, setting, in_setting, {a: arm_games[a] for a in arms}, games, not_yet)
-        lines += ["| arm | seeds | IQM of normalized final score [95% CI] |", "|---|---|---|"]
-        lines += [f"| {a} | {len(matrices[a])} | {_interval(points[a][0], intervals[a][:, 0])} |" for a in arms]
-        if pairs:
-            lines += ["", "| X, Y | P(X > Y) [95% CI] | per game |", "|---|---|---|"]
-            for p, (x_scores, y_scores) in pairs.items():
-                per_game = ", ".join(
-                    f"{game.split('/')[-1]} {metrics.probability_of_improvement(x_scores[:, [k]], y_scores[:, [k]]):.2f}"
-                    for k, game in enumerate(pair_games[p])
-                )
-                lines.append(f"| {p} | {_interval(float(pair_points[p]), np.ravel(pair_intervals[p]))} | {per_game} |")
+        lines += _statistics_lines(stats, "normalized final score")
+        for budget in study.score_at_of(setting):
+            column = f"normalized_at_{budget}"
+            at = _setting_statistics(rly, metrics, per_run, setting, arm_games, column, reps, seed)
+            if at is None:
+                continue
+            results["score_at"].setdefault(setting, {})[budget] = {
+                "iqm": at["iqm"],
+                "probability_of_improvement": at["probability_of_improvement"],
+            }
+            lines += [
+                "",
+                f"### Setting `{setting}` at {budget} agent steps",
+                "",
+                f"Score at {budget} agent steps: mean return of each run's last {last} training episodes that ended "
+                f"by then; normalized with the same random and reference scores (the reference's final scores).",
+                "",
+                _raw_at_table(per_run, setting, in_setting, score_column(budget)),
+                "",
+            ]
+            lines += _statistics_lines(at, f"normalized score at {budget} steps")
 
     _plot_aggregate(results["iqm"], output / "aggregate.png")
     _plot_improvement(results["probability_of_improvement"], output / "probability_of_improvement.png")
@@ -280,6 +285,85 @@ def report(
     if echo:
         print(text)
     return results
+
+
+def _setting_statistics(
+    rly: Any,
+    metrics: Any,
+    per_run: pd.DataFrame,
+    setting: str,
+    arm_games: dict[str, list[str]],
+    column: str,
+    reps: int,
+    seed: int,
+) -> dict[str, Any] | None:
+    """The IQM of each arm and P(X > Y) of each pair (:func:`comparisons`) of one setting, of the normalized scores in
+    ``column``, with their seeded bootstrap intervals; None when no arm has a complete seed."""
+    matrices: dict[str, np.ndarray] = {}
+    for arm in dict.fromkeys(per_run.loc[per_run["setting"] == setting, "arm"]):  # in the order of the runs
+        matrix = score_matrices(per_run, setting, arm_games[arm], column).get(arm) if arm_games[arm] else None
+        if matrix is not None:
+            matrices[arm] = matrix
+    if not matrices:
+        return None
+    with _seeded_numpy(seed) as state:
+        points, intervals = rly.get_interval_estimates(
+            matrices, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=state
+        )
+    arms = list(matrices)
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    pair_games: dict[str, list[str]] = {}
+    for x, y in comparisons(arms):
+        common = [g for g in arm_games[x] if g in arm_games[y]]
+        both = score_matrices(per_run, setting, common, column) if common else {}
+        if x in both and y in both:
+            pairs[f"{x},{y}"], pair_games[f"{x},{y}"] = (both[x], both[y]), common
+    pair_points: dict[str, Any] = {}
+    pair_intervals: dict[str, Any] = {}
+    if pairs:
+        with _seeded_numpy(seed) as state:
+            pair_points, pair_intervals = rly.get_interval_estimates(
+                pairs, metrics.probability_of_improvement, reps=reps, random_state=state
+            )
+    per_game = {
+        p: {
+            game: float(metrics.probability_of_improvement(x_scores[:, [k]], y_scores[:, [k]]))
+            for k, game in enumerate(pair_games[p])
+        }
+        for p, (x_scores, y_scores) in pairs.items()
+    }
+    return {
+        "matrices": matrices,
+        "iqm": {a: (float(points[a][0]), intervals[a][:, 0].tolist(), len(matrices[a])) for a in arms},
+        "probability_of_improvement": {p: (float(pair_points[p]), np.ravel(pair_intervals[p]).tolist()) for p in pairs},
+        "per_game": per_game,
+    }
+
+
+def _statistics_lines(stats: dict[str, Any], what: str) -> list[str]:
+    """The IQM table and the P(X > Y) table of :func:`_setting_statistics`."""
+    lines = [f"| arm | seeds | IQM of {what} [95% CI] |", "|---|---|---|"]
+    lines += [f"| {a} | {n} | {_interval(point, np.array(interval))} |" for a, (point, interval, n) in stats["iqm"].items()]
+    if stats["probability_of_improvement"]:
+        lines += ["", "| X, Y | P(X > Y) [95% CI] | per game |", "|---|---|---|"]
+        for p, (point, interval) in stats["probability_of_improvement"].items():
+            per_game = ", ".join(f"{game.split('/')[-1]} {share:.2f}" for game, share in stats["per_game"][p].items())
+            lines.append(f"| {p} | {_interval(point, np.array(interval))} | {per_game} |")
+    return lines
+
+
+def _raw_at_table(per_run: pd.DataFrame, setting: str, games: list[str], column: str) -> str:
+    """Raw scores at a budget (``column``) of one setting: mean +- std over seeds per arm and game."""
+    rows = ["| arm | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
+    frame = per_run[per_run["setting"] == setting]
+    for arm, runs in frame.groupby("arm", sort=False):
+        cells = []
+        for game in games:
+            scores = runs.loc[runs["game"] == game, column].dropna()
+            std = scores.std(ddof=1) if len(scores) > 1 else 0.0
+            cells.append(f"{scores.mean():.2f} +- {std:.2f} (n={len(scores)})" if len(scores) else "-")
+        rows.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def _games_notes(

@@ -67,10 +67,17 @@ class Study:
     checkpoint_freq: int = 0
     setting_games: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a setting's own games (absent: all)
     setting_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a setting's own seeds (absent: seeds)
+    # agent-step budgets at which the report scores a setting's runs too (absent: the final score only)
+    setting_score_at: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def seeds_of(self, setting: str) -> tuple[int, ...]:
         """The seeds of a setting: its own ``seeds:``, else the study's."""
         return self.setting_seeds.get(setting, self.seeds)
+
+    def score_at_of(self, setting: str) -> tuple[int, ...]:
+        """The earlier budgets a setting is scored at too (its ``score_at:``; e.g. the budget of the searches that
+        chose its configurations), in increasing order; empty when it has none."""
+        return self.setting_score_at.get(setting, ())
 
     def games_of(self, setting: str, arm: str | None = None) -> tuple[str, ...]:
         """The games of a setting, or of one of its arms, in the study's order (module docstring)."""
@@ -132,6 +139,21 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _budgets(value: Any, n_timesteps: int, where: str) -> tuple[int, ...]:
+    """A setting's ``score_at``: distinct agent-step budgets in [1, n_timesteps), increasing."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(v, int) or isinstance(v, bool) or not 1 <= v < n_timesteps for v in value)
+        or sorted(set(value)) != value
+    ):
+        raise StudyError(
+            f"{where}: score_at={value!r} must be a non-empty increasing list of distinct integers in "
+            f"[1, {n_timesteps}) (agent steps before the runs' end, n_timesteps)"
+        )
+    return tuple(value)
+
+
 def _games(value: Any, allowed: Sequence[str], where: str, of: str) -> tuple[str, ...]:
     """A ``games`` list of the study file: non-empty, distinct, each one of ``allowed`` (the games of ``of``)."""
     if (
@@ -165,14 +187,19 @@ def load_study(path: str | Path) -> Study:
     settings: dict[str, dict[str, Arm]] = {}
     setting_games: dict[str, tuple[str, ...]] = {}
     setting_seeds: dict[str, tuple[int, ...]] = {}
+    setting_score_at: dict[str, tuple[int, ...]] = {}
     for setting, arms in _require(data, "settings", dict, where).items():
         arms = dict(arms) if isinstance(arms, dict) else arms
         if isinstance(arms, dict) and "games" in arms:
             setting_games[setting] = _games(arms.pop("games"), games, f"{where}: settings.{setting}", "the study")
         if isinstance(arms, dict) and "seeds" in arms:
             setting_seeds[setting] = _seeds(arms.pop("seeds"), f"{where}: settings.{setting}")
+        if isinstance(arms, dict) and "score_at" in arms:
+            setting_score_at[setting] = _budgets(arms.pop("score_at"), n_timesteps, f"{where}: settings.{setting}")
         if not isinstance(arms, dict) or not arms:
-            raise StudyError(f"{where}: settings.{setting} must map arm names to {{algo, conf, params}} (and games, seeds)")
+            raise StudyError(
+                f"{where}: settings.{setting} must map arm names to {{algo, conf, params}} (and games, seeds, score_at)"
+            )
         settings[setting] = {}
         for arm_name, spec in arms.items():
             arm_where = f"{where}: settings.{setting}.{arm_name}"
@@ -213,6 +240,7 @@ def load_study(path: str | Path) -> Study:
         checkpoint_freq=checkpoint_freq,
         setting_games=setting_games,
         setting_seeds=setting_seeds,
+        setting_score_at=setting_score_at,
     )
     reference_games = study.games_of(*study.reference_arm)
     if reference_games != study.games:  # every score is normalized by the reference arm's score of its game
