@@ -8,7 +8,10 @@ of the study's ``reference_arm``. Per setting, over games and seeds:
 - the interquartile mean (IQM) of normalized scores of each arm, with a 95% stratified-bootstrap interval;
 - the probability of improvement P(X > Y) (Mann-Whitney per game, averaged over games) for each pair of arms, with a
   95% stratified independent bootstrap interval;
-- performance profiles: the fraction of runs with a normalized score above tau, with 95% bands.
+- performance profiles: the fraction of runs with a normalized score above tau, with 95% bands;
+- for a setting with ``score_at: [N, ...]`` (study file), the IQM and P(X > Y) of its runs' scores at N agent steps
+  too: the mean return of the last ``last`` episodes that ended by step N, normalized the same way (the reference
+  is still the reference arm's final score), e.g. a tuned setting at its searches' budget.
 
 Written to the output folder: ``report.md`` (the tables, also printed), ``final_scores.csv`` (one row per run),
 ``aggregate.png`` (IQM intervals), ``probability_of_improvement.png``, ``performance_profiles.png``, and
