@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.ppog-install.stamp
 
-.PHONY: install train test lint bench-memory study study-report study-si study-si-report
+.PHONY: install train train-report test lint bench-memory study study-report study-si study-si-report
 
 $(PYTHON):
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ RESUME ?=
 train: install
 	$(VENV)/bin/ppog-zoo train --algo ppog --env ppog/SpaceInvaders-v5 -f $(LOGS) -n $(TIMESTEPS) --seed 0 \
 		--checkpoint-freq $(CHECKPOINT_FREQ) -P --verbose 0$(if $(RESUME), --resume)
+
+# The main job's report, from its run folder(s) in $(LOGS)/ppog/ (finished or not): learning curves against agent
+# steps and against training hours, the final score (mean of the last 100 full games), and the machine time of each
+# training segment (each process, from start or --resume to the end or a kill). The committed 10M-step run:
+# `make train-report LOGS=results/logs/main_job TRAIN_REPORT=results/report_main_job`.
+TRAIN_REPORT ?= $(LOGS)/report
+train-report: install
+	$(VENV)/bin/ppog-zoo compare -f $(LOGS) --env ppog/SpaceInvaders-v5 --algos ppog -o $(TRAIN_REPORT) \
+		--x timesteps walltime
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

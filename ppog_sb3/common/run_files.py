@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
-#: The checkpoint folder inside a run folder, its description file, and the run folder's record of resumes.
+#: The checkpoint folder inside a run folder, its description file, the run folder's record of resumes, and the
+#: record of its first segment (when, on which machine, with which code it started: resumes.csv has the later ones).
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "checkpoint.yml"
 RESUMES_CSV = "resumes.csv"
+RUN_START_FILE = "run_start.yml"
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,13 @@ def read_resumes(run_dir: str | Path) -> list[dict[str, Any]]:
             }
             for row in csv.DictReader(handle)
         ]
+
+
+def read_run_start(run_dir: str | Path) -> dict[str, str]:
+    """The run folder's ``run_start.yml`` (``started``, ``machine``, ``code`` of its first training segment), or {}
+    for a run without one (not checkpointed, or started by a ``ppog-zoo`` older than the file)."""
+    path = Path(run_dir) / RUN_START_FILE
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}

@@ -24,13 +24,15 @@ from ppog_sb3.common.run_files import (  # the run folder's file names and reade
     CHECKPOINT_DIR,
     CHECKPOINT_FILE,
     RESUMES_CSV,
+    RUN_START_FILE,
     Checkpoint,
     read_checkpoint,
     read_resumes,
 )
 
 __all__ = [
-    "CHECKPOINT_DIR", "CHECKPOINT_FILE", "RESUMES_CSV", "Checkpoint", "ResumeCheckpointCallback", "continue_monitor_clocks",
+    "CHECKPOINT_DIR", "CHECKPOINT_FILE", "RESUMES_CSV", "RUN_START_FILE",
+    "Checkpoint", "ResumeCheckpointCallback", "continue_monitor_clocks",
     "prepare_resume", "read_checkpoint", "read_resumes", "resumed_seed",
 ]  # fmt: skip
 
@@ -90,7 +92,11 @@ class ResumeCheckpointCallback(BaseCallback):
     def _on_training_start(self) -> None:
         self._last_saved = self.model.num_timesteps
         self._started = time.time()
-        if self.resumed is not None:
+        if self.resumed is None:  # the first segment's machine and code (resumes.csv records each later one's)
+            record = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_description()}
+            record["code"] = code_version()
+            _atomic_write_text(self.run_dir / RUN_START_FILE, yaml.safe_dump(record, sort_keys=False))
+        else:
             # The update before the checkpoint recorded train/* values that SB3 writes with the next row: put them back
             for key, value in self.resumed.logger_values.items():
                 excluded = self.resumed.logger_excluded.get(key)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from core_only import core_python
 from experiment_helpers import ENV, REPO, fake_run, write_monitor
 
@@ -397,3 +398,55 @@ def test_the_committed_resumed_space_invaders_runs_read_in_file_order(algo):
     assert episodes["reward"].tolist() == raw["r"].tolist()
     assert episodes["timesteps"].tolist() == raw["l"].cumsum().tolist()
     assert episodes["walltime_h"].is_monotonic_increasing
+
+
+# ---------------------------------------------------------------------- training segments of resumed runs
+SI_RUNS = REPO / "results" / "logs" / "space_invaders" / "zoo"
+
+
+@pytest.mark.parametrize("algo, seed", [("ppo", 1), ("ppo", 2), ("ppo", 3), ("ppog", 1), ("ppog", 2), ("ppog", 3)])
+def test_the_segments_of_the_committed_space_invaders_runs_match_their_study_records(algo, seed):
+    """Each committed ALE study run's segments, read from its progress.csv and resumes.csv, against what the study
+    runner recorded independently in its study_run.yml: the steps each segment started at, each segment's machine
+    and code, and the training time (the runner's wall clock; the segments' SB3 seconds are whole seconds and leave
+    out the work thrown away at a resume, so they may only be a little shorter). Catches segments split at the wrong
+    row (a restart missed or one made up), the seconds of one segment counted twice, or machines shifted by one."""
+    record = yaml.safe_load((SI_RUNS / algo / f"seed_{seed}" / "ppog-SpaceInvaders-v5.study_run.yml").read_text())
+    segments = compare.run_segments(SI_RUNS / algo / f"seed_{seed}" / record["run_dir"])
+    started = [0, *record.get("resumed_at_steps", [])]
+    assert segments["from_steps"].tolist() == started
+    assert segments["to_steps"].tolist() == [*started[1:], 1_000_448]
+    for recorded in record.get("segments", []):  # the first one is absent for runs started by an older runner
+        (row,) = segments[segments["from_steps"] == recorded["from_step"]].itertuples()
+        if row.segment > 1:  # the first segment's machine: run_start.yml, newer than these runs
+            assert (row.machine, row.code) == (recorded["machine"], recorded["code"])
+    assert 0.97 * record["wall_s"] <= segments["train_s"].sum() <= record["wall_s"]
+    expected = (segments["to_steps"] - segments["from_steps"]) / segments["train_s"]
+    assert segments["steps_per_s"].tolist() == pytest.approx(expected.tolist())
+
+
+def test_segments_need_resumes_and_progress_to_agree(tmp_path):
+    """progress.csv with a restart at step 300 (time_elapsed back to 0): two segments with resumes.csv's resume at
+    300, one row per segment with its machine; a resumes.csv that says 200, or none, is refused by naming the run
+    folder (catches a reader that silently trusts one file when two runs' files were mixed)."""
+    run = tmp_path / "run_1"
+    run.mkdir()
+    pd.DataFrame(
+        {"time/total_timesteps": [100, 200, 300, 400, 500], "time/time_elapsed": [1, 2, 3, 1, 4], "train/loss": 0.0}
+    ).to_csv(run / "progress.csv", index=False)
+    (run / "run_start.yml").write_text(yaml.safe_dump({"started": "t0", "machine": "first box", "code": "aaa"}))
+    header = "resume,num_timesteps,train_seconds_before,resumed_at,machine,code\n"
+    (run / "resumes.csv").write_text(header + "1,300,3.2,t1,second box,bbb\n")
+    segments = compare.run_segments(run)
+    assert segments[["segment", "from_steps", "to_steps", "train_s"]].values.tolist() == [[1, 0, 300, 3], [2, 300, 500, 4]]
+    assert segments["machine"].tolist() == ["first box", "second box"] and segments["code"].tolist() == ["aaa", "bbb"]
+    assert segments["steps_per_s"].tolist() == [100.0, 50.0]
+    table = compare.segments_markdown(segments)
+    assert "| run_1 | 2 | 300 to 500 |" in table and "| run_1 | all | 500 | 0.00 h (7 s) | 71 |" in table
+
+    (run / "resumes.csv").write_text(header + "1,200,2.0,t1,second box,bbb\n")
+    with pytest.raises(ValueError, match="run_1: resume 1 of resumes.csv starts at step 200"):
+        compare.run_segments(run)
+    (run / "resumes.csv").unlink()
+    with pytest.raises(ValueError, match="run_1: progress.csv has 2 segment"):
+        compare.run_segments(run)

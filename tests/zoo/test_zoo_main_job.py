@@ -103,3 +103,17 @@ def test_make_train_killed_midway_resumes_to_the_end(tmp_path):
     assert freq * 2 <= resumed_at <= killed_at + freq
     steps = [int(float(row["time/total_timesteps"])) for row in _rows(run_dir / "progress.csv")]
     assert steps == sorted(set(steps)) and steps[-1] == timesteps, steps
+
+    # The report of the main job (README: `ppog-zoo compare ... --x timesteps walltime`): its training segments, each
+    # with its machine (catches: run_start.yml not written, segments split anywhere but at the resume, the walltime
+    # figure not written)
+    from ppog_sb3.common.provenance import machine_description
+    from ppog_sb3.experiments.compare import compare
+
+    report = compare(logs, "ppog/SpaceInvaders-v5", output=tmp_path / "report", algos=["ppog"], x=["timesteps", "walltime"])
+    segments = report.segments
+    assert segments["segment"].tolist() == [1, 2]
+    assert segments["from_steps"].tolist() == [0, resumed_at] and segments["to_steps"].tolist() == [resumed_at, timesteps]
+    assert segments["machine"].tolist() == [machine_description()] * 2
+    assert "## Training segments" in report.markdown
+    assert {"learning_curves", "learning_curves_walltime", "segments"} <= set(report.files)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ppog_sb3.common.run_files import CHECKPOINT_DIR, RESUMES_CSV
 from ppog_sb3.experiments.compare.plots import plot_approx_kl, plot_clip_fraction, plot_learning_curves, plot_masked_fraction
 from ppog_sb3.experiments.compare.reading import (
     PROG,
@@ -22,6 +23,7 @@ from ppog_sb3.experiments.compare.reading import (
     load_progress,
     load_runs,
 )
+from ppog_sb3.experiments.compare.segments import SEGMENT_COLUMNS, run_segments, segments_markdown
 from ppog_sb3.experiments.compare.statistics import final_scores, final_scores_per_run, scores_markdown
 
 
@@ -36,6 +38,7 @@ class Comparison:
     scores: pd.DataFrame
     scores_per_run: pd.DataFrame
     markdown: str
+    segments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["algo", *SEGMENT_COLUMNS]))
     files: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -79,7 +82,7 @@ def compare(
     env: str,
     output: str | Path | None = None,
     algos: Sequence[str] = ("ppog", "ppo"),
-    x: str = "timesteps",
+    x: str | Sequence[str] = "timesteps",
     window: int = 100,
     last: int = 100,
     threshold: float | None = None,
@@ -88,14 +91,27 @@ def compare(
     dpi: int = 120,
 ) -> Comparison:
     """Read the runs, draw the plots and compute the tables; with ``output``, write the PNG/CSV/markdown files there.
-    ``Comparison`` keeps the data, not the figures (plain ``Figure`` objects, freed with it)."""
+    ``Comparison`` keeps the data, not the figures (plain ``Figure`` objects, freed with it).
+
+    ``x``: one x axis of :data:`X_AXES` or several; the first one's figure is ``learning_curves`` (and its data
+    ``Comparison.curves``), each further one's ``learning_curves_<x>``. Runs trained with checkpoints
+    (``--checkpoint-freq``, resumed or not) add their training segments (:mod:`.segments`: agent steps, training time
+    and machine of each process) to the markdown and to ``<env>_segments.csv``."""
+    axes = [x] if isinstance(x, str) else list(x)
+    unknown = [axis for axis in axes if axis not in X_AXES]
+    if not axes or unknown:
+        raise CompareError(f"x={unknown or axes!r}: the x axes are {', '.join(X_AXES)}")
     episodes, progress, notes = load_comparison(log_folder, env, algos, frame_skip=frame_skip)
     name = env_folder_name(env)
     figures: dict[str, Figure] = {}
-    fig, curves = plot_learning_curves(
-        episodes, x=x, window=window, threshold=threshold, title=f"{env}: learning curves (mean and 95% CI over seeds)"
-    )
-    figures["learning_curves"] = fig
+    curves = pd.DataFrame()
+    for i, axis in enumerate(axes):
+        fig, axis_curves = plot_learning_curves(
+            episodes, x=axis, window=window, threshold=threshold, title=f"{env}: learning curves (mean and 95% CI over seeds)"
+        )
+        figures["learning_curves" if i == 0 else f"learning_curves_{axis}"] = fig
+        if i == 0:
+            curves = axis_curves
     if progress.empty:
         notes.append("no progress.csv in any run: the clip/masked-fraction and approx-KL plots are skipped")
     else:
@@ -112,7 +128,10 @@ def compare(
     per_run = final_scores_per_run(episodes, last=last, threshold=threshold, window=window)
     scores = final_scores(episodes, last=last, threshold=threshold, window=window)
     markdown = scores_markdown(scores, last=last, threshold=threshold)
-    result = Comparison(env, episodes, progress, curves, scores, per_run, markdown, notes=notes)
+    segments = _segments(log_folder, env, algos)
+    if len(segments):
+        markdown += "\n\n## Training segments (checkpointed and resumed runs)\n\n" + segments_markdown(segments)
+    result = Comparison(env, episodes, progress, curves, scores, per_run, markdown, segments=segments, notes=notes)
     if output is not None:
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +139,10 @@ def compare(
             path = out / f"{name}_{key}.png"
             figure.savefig(path, dpi=dpi)
             result.files[key] = path
-        for key, table in (("final_scores", scores), ("final_scores_per_run", per_run)):
+        tables = [("final_scores", scores), ("final_scores_per_run", per_run)]
+        if len(segments):
+            tables.append(("segments", segments))
+        for key, table in tables:
             path = out / f"{name}_{key}.csv"
             table.to_csv(path, index=False)
             result.files[key] = path
@@ -128,6 +150,26 @@ def compare(
         path.write_text(f"# {env}\n\n{markdown}\n")
         result.files["final_scores_md"] = path
     return result
+
+
+def _segments(log_folder: str | Path, env: str, algos: Sequence[str]) -> pd.DataFrame:
+    """The training segments (:func:`.segments.run_segments`) of every run trained with checkpoints (a
+    ``checkpoint/`` folder or a ``resumes.csv``), with ``algo``."""
+    tables = []
+    for algo in algos:
+        for run_dir in find_runs(log_folder, env, algo):
+            if not ((run_dir / CHECKPOINT_DIR).is_dir() or (run_dir / RESUMES_CSV).is_file()):
+                continue
+            try:
+                table = run_segments(run_dir)
+            except ValueError as error:
+                raise CompareError(str(error)) from error
+            if len(table):
+                table.insert(0, "algo", algo)
+                tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=["algo", *SEGMENT_COLUMNS])
+    return pd.concat(tables, ignore_index=True)
 
 
 # ---------------------------------------------------------------------- command line
@@ -148,7 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", required=True, help="environment id, e.g. SpaceInvadersNoFrameskip-v4")
     parser.add_argument("-o", "--output", default="report", help="output folder (default: report)")
     parser.add_argument("--algos", nargs="+", default=["ppog", "ppo"], help="algorithms to compare (default: ppog ppo)")
-    parser.add_argument("--x", choices=list(X_AXES), default="timesteps", help="x axis of the learning curves")
+    parser.add_argument(
+        "--x",
+        nargs="+",
+        choices=list(X_AXES),
+        default=["timesteps"],
+        help="x axis of the learning curves, or several (one figure each: learning_curves.png for the first, "
+        "learning_curves_<x>.png for the others; default: timesteps)",
+    )
     parser.add_argument(
         "--window", type=_positive_int, default=100, help="smoothing: mean of the last N episodes (default 100)"
     )
