@@ -13,11 +13,12 @@ of the study's ``reference_arm``. Per setting, over games and seeds:
   too: the mean return of the last ``last`` episodes that ended by step N, normalized the same way (the reference
   is still the reference arm's final score), e.g. a tuned setting at its searches' budget.
 
-Written to the output folder: ``report.md`` (the tables, also printed), ``final_scores.csv`` (one row per run),
-``aggregate.png`` (IQM intervals), ``probability_of_improvement.png``, ``performance_profiles.png``, and
-``curves_<setting>.png`` (learning curves per game). Every bootstrap is seeded (``seed``): the same runs give the
-same numbers. Only complete (arm, seed) pairs count, i.e. seeds for which the arm has every game: a stratified
-bootstrap needs each game's runs, and an arm that misses games would be compared on other games.
+Written to the output folder (the figures drawn by :mod:`.plots`): ``report.md`` (the tables, also printed),
+``final_scores.csv`` (one row per run), ``aggregate.png`` (IQM intervals), ``probability_of_improvement.png``,
+``performance_profiles.png``, and ``curves_<setting>.png`` (learning curves per game). Every bootstrap is seeded
+(``seed``): the same runs give the same numbers. Only complete (arm, seed) pairs count, i.e. seeds for which the arm
+has every game: a stratified bootstrap needs each game's runs, and an arm that misses games would be compared on
+other games.
 
 Games per setting (the study file's ``games``, :meth:`~ppog_sb3.experiments.study.spec.Study.games_of`): a setting's
 statistics cover those of its games that every arm playing them has a finished run of; the others are named in
@@ -38,10 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from matplotlib.figure import Figure
 
-from ppog_sb3.experiments.compare.plots import algo_color, plot_learning_curves
 from ppog_sb3.experiments.compare.reading import load_run, read_progress
+from ppog_sb3.experiments.study.plots import plot_aggregate, plot_curves, plot_improvement, plot_profiles
 from ppog_sb3.experiments.study.spec import RANDOM_SCORES_FILE, Study, StudyError, is_done, marker_path, zoo_run_dir
 
 #: profile thresholds (normalized score)
@@ -87,8 +87,7 @@ def collect_scores(study: Study, root: str | Path, last: int = 100) -> tuple[pd.
         )
         tables.append(episodes.assign(setting=run.setting, arm=run.arm.name, game=run.game))
     columns = ["setting", "arm", "algo", "game", "seed", "episodes", "timesteps", "final_score", "wall_s", "resumed"]
-    budgets = sorted({b for setting in study.order for b in study.score_at_of(setting)})
-    per_run = pd.DataFrame(rows, columns=[*columns, "clip_fraction", "approx_kl", *map(score_column, budgets)])
+    per_run = pd.DataFrame(rows, columns=[*columns, "clip_fraction", "approx_kl", *map(score_column, study.score_budgets())])
     return per_run, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
 
 
@@ -236,7 +235,7 @@ def report(
         "",
         _diagnostics_table(per_run),
     ]
-    for budget in sorted({b for setting in study.order for b in study.score_at_of(setting)}):
+    for budget in study.score_budgets():
         per_run[f"normalized_at_{budget}"] = normalize(per_run, random, reference, score_column(budget))
     results: dict[str, Any] = {"iqm": {}, "probability_of_improvement": {}, "games": {}, "score_at": {}}
     profile_inputs = {}
@@ -278,11 +277,11 @@ def report(
             ]
             lines += _statistics_lines(at, f"normalized score at {budget} steps")
 
-    _plot_aggregate(results["iqm"], output / "aggregate.png")
-    _plot_improvement(results["probability_of_improvement"], output / "probability_of_improvement.png")
-    _plot_profiles(rly, profile_inputs, output / "performance_profiles.png", reps, seed)
+    plot_aggregate(results["iqm"], output / "aggregate.png")
+    plot_improvement(results["probability_of_improvement"], output / "probability_of_improvement.png")
+    plot_profiles(_profiles(rly, profile_inputs, reps, seed), TAUS, output / "performance_profiles.png")
     for setting in study.order:
-        _plot_curves(episodes, setting, curve_games[setting], output / f"curves_{setting}.png")
+        plot_curves(episodes, setting, curve_games[setting], output / f"curves_{setting}.png")
     text = "\n".join(lines) + "\n"
     (output / "report.md").write_text(text)
     if echo:
@@ -343,6 +342,21 @@ def _setting_statistics(
     }
 
 
+def _profiles(
+    rly: Any, inputs: dict[str, dict[str, np.ndarray]], reps: int, seed: int
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, int]]]:
+    """Performance profiles at :data:`TAUS` with their seeded bootstrap bands: ``setting -> arm -> (points, band,
+    runs)`` (:func:`.plots.plot_profiles`)."""
+    profiles = {}
+    for setting, matrices in inputs.items():
+        with _seeded_numpy(seed) as state:
+            points, intervals = rly.get_interval_estimates(
+                matrices, lambda x: rly.score_distributions(x, TAUS), reps=reps, random_state=state
+            )
+        profiles[setting] = {arm: (points[arm], intervals[arm], len(matrices[arm])) for arm in matrices}
+    return profiles
+
+
 def _statistics_lines(stats: dict[str, Any], what: str) -> list[str]:
     """The IQM table and the P(X > Y) table of :func:`_setting_statistics`."""
     lines = [f"| arm | seeds | IQM of {what} [95% CI] |", "|---|---|---|"]
@@ -355,16 +369,20 @@ def _statistics_lines(stats: dict[str, Any], what: str) -> list[str]:
     return lines
 
 
+def _mean_std_cell(scores: pd.Series) -> str:
+    """``mean +- std (n=k)`` over seeds (std with ddof=1, 0 for one seed), ``-`` for none."""
+    if not len(scores):
+        return "-"
+    std = scores.std(ddof=1) if len(scores) > 1 else 0.0
+    return f"{scores.mean():.2f} +- {std:.2f} (n={len(scores)})"
+
+
 def _raw_at_table(per_run: pd.DataFrame, setting: str, games: list[str], column: str) -> str:
     """Raw scores at a budget (``column``) of one setting: mean +- std over seeds per arm and game."""
     rows = ["| arm | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
     frame = per_run[per_run["setting"] == setting]
     for arm, runs in frame.groupby("arm", sort=False):
-        cells = []
-        for game in games:
-            scores = runs.loc[runs["game"] == game, column].dropna()
-            std = scores.std(ddof=1) if len(scores) > 1 else 0.0
-            cells.append(f"{scores.mean():.2f} +- {std:.2f} (n={len(scores)})" if len(scores) else "-")
+        cells = [_mean_std_cell(runs.loc[runs["game"] == game, column].dropna()) for game in games]
         rows.append(f"| {arm} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -408,11 +426,7 @@ def _raw_table(per_run: pd.DataFrame, random: dict[str, float], reference: dict[
     games = list(dict.fromkeys(per_run["game"]))
     rows = ["| setting | arm | " + " | ".join(games) + " |", "|---|---|" + "---|" * len(games)]
     for (setting, arm), frame in per_run.groupby(["setting", "arm"], sort=False):
-        cells = []
-        for game in games:
-            scores = frame.loc[frame["game"] == game, "final_score"]
-            std = scores.std(ddof=1) if len(scores) > 1 else 0.0
-            cells.append(f"{scores.mean():.2f} +- {std:.2f} (n={len(scores)})" if len(scores) else "-")
+        cells = [_mean_std_cell(frame.loc[frame["game"] == game, "final_score"]) for game in games]
         rows.append(f"| {setting} | {arm} | " + " | ".join(cells) + " |")
     rows.append("| random policy | | " + " | ".join(f"{random[g]:.2f}" for g in games) + " |")
     rows.append("| reference | | " + " | ".join(f"{reference[g]:.2f}" for g in games) + " |")
@@ -427,67 +441,3 @@ def _diagnostics_table(per_run: pd.DataFrame) -> str:
     for (setting, arm), frame in per_run.groupby(["setting", "arm"], sort=False):
         rows.append(f"| {setting} | {arm} | {frame['clip_fraction'].mean():.4f} | {frame['approx_kl'].mean():.5f} |")
     return "\n".join(rows)
-
-
-def _plot_aggregate(iqm: dict[str, dict[str, Any]], path: Path) -> None:
-    labels = [(s, a) for s in iqm for a in iqm[s]]
-    fig = Figure(figsize=(7.0, 0.45 * len(labels) + 1.2), layout="constrained")
-    ax = fig.add_subplot()
-    for i, (setting, arm) in enumerate(labels):
-        point, (low, high), n = iqm[setting][arm]
-        ax.errorbar(point, i, xerr=[[point - low], [high - point]], fmt="o", color=algo_color(arm, i), capsize=4)
-        ax.text(high, i, f"  n={n}", va="center", fontsize=8)
-    ax.set_yticks(range(len(labels)), [f"{s}: {a}" for s, a in labels])
-    ax.invert_yaxis()
-    ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("IQM of normalized final score (0 = random, 1 = reference), 95% CI")
-    ax.grid(alpha=0.3, axis="x")
-    fig.savefig(path, dpi=110)
-
-
-def _plot_improvement(pairs: dict[str, dict[str, Any]], path: Path) -> None:
-    labels = [(s, p) for s in pairs for p in pairs[s]]
-    fig = Figure(figsize=(7.0, 0.45 * max(len(labels), 1) + 1.2), layout="constrained")
-    ax = fig.add_subplot()
-    for i, (setting, pair) in enumerate(labels):
-        point, (low, high) = pairs[setting][pair]
-        ax.errorbar(point, i, xerr=[[point - low], [high - point]], fmt="o", color="tab:red", capsize=4)
-    ax.set_yticks(range(len(labels)), [f"{s}: P({p.replace(',', ' > ')})" for s, p in labels])
-    ax.invert_yaxis()
-    ax.axvline(0.5, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability of improvement, 95% CI (0.5: no difference)")
-    ax.grid(alpha=0.3, axis="x")
-    fig.savefig(path, dpi=110)
-
-
-def _plot_profiles(rly: Any, inputs: dict[str, dict[str, np.ndarray]], path: Path, reps: int, seed: int) -> None:
-    fig = Figure(figsize=(4.2 * max(len(inputs), 1), 3.6), layout="constrained")
-    for k, (setting, matrices) in enumerate(inputs.items()):
-        ax = fig.add_subplot(1, len(inputs), k + 1)
-        with _seeded_numpy(seed) as state:
-            points, intervals = rly.get_interval_estimates(
-                matrices, lambda x: rly.score_distributions(x, TAUS), reps=reps, random_state=state
-            )
-        for i, arm in enumerate(matrices):
-            color = algo_color(arm, i)
-            style = ("-", "--", ":", "-.")[i % 4]  # arms with the same profile stay visible
-            ax.plot(TAUS, points[arm], color=color, linestyle=style, label=f"{arm} (n={len(matrices[arm])})")
-            ax.fill_between(TAUS, intervals[arm][0], intervals[arm][1], color=color, alpha=0.2, linewidth=0)
-        ax.set_title(f"setting {setting}")
-        ax.set_xlabel(r"normalized score $\tau$")
-        ax.set_ylabel(r"fraction of runs with score > $\tau$")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.savefig(path, dpi=110)
-
-
-def _plot_curves(episodes: pd.DataFrame, setting: str, games: list[str], path: Path) -> None:
-    if episodes.empty or not games or not (episodes["setting"] == setting).any():
-        return
-    fig = Figure(figsize=(6.0 * len(games), 4.2), layout="constrained")
-    for k, game in enumerate(games):
-        ax = fig.add_subplot(1, len(games), k + 1)
-        frame = episodes[(episodes["setting"] == setting) & (episodes["game"] == game)]
-        plot_learning_curves(frame, window=100, ax=ax, title=f"{game}, setting {setting}")
-    fig.savefig(path, dpi=110)

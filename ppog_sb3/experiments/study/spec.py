@@ -79,6 +79,10 @@ class Study:
         chose its configurations), in increasing order; empty when it has none."""
         return self.setting_score_at.get(setting, ())
 
+    def score_budgets(self) -> list[int]:
+        """Every budget of any setting's ``score_at:``, once each, in increasing order."""
+        return sorted({budget for setting in self.order for budget in self.score_at_of(setting)})
+
     def games_of(self, setting: str, arm: str | None = None) -> tuple[str, ...]:
         """The games of a setting, or of one of its arms, in the study's order (module docstring)."""
         own = self.setting_games.get(setting, ())
