@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import nbformat
@@ -93,12 +94,22 @@ def test_ppog_vs_ppo_runs(monkeypatch, tmp_path):
     assert len(list((si_logs / "zoo" / "ppo").rglob("*.study_run.yml"))) == 3, "the committed study's reference arm"
     assert si_pngs and "no finished run of the reference arm" not in text and "no finished study run in" not in text
     # a row of three plots per task, the studies', the searches' best value so far (results/tuning)
-    assert mimes.count("image/png") == 2 + len(study_pngs) + len(si_pngs) + 1
+    # ... and the main job's two curves (agent steps, training hours), below
+    assert mimes.count("image/png") == 2 + len(study_pngs) + len(si_pngs) + 1 + 2
     assert "# Hyperparameter searches" in text and "| ppog_Breakout | ppog |" in text and "| ppo_Breakout | ppo |" in text
     assert "| ppog |" in text and "| ppo |" in text
     assert "IQM of normalized final score" in text and "| zoo | ppog |" in text  # the committed MinAtar study
     assert len(list((tmp_path / "out").glob("*_learning_curves.png"))) == 2
     assert len(list((tmp_path / "out").glob("*_final_scores.csv"))) == 2
+    # The main job (results/logs/main_job, committed at every session's end): its score beside the published anchors,
+    # one segment row per training process and a total. Catches the section dropped, or reading the wrong folder.
+    assert "**Main job**:" in text and "| this run, PPOG, seed 0 (" in text and "| CleanRL ppo_atari_envpool_xla_jax |" in text
+    main_job_segments = list(csv.DictReader((tmp_path / "out" / "main_job" / "ppog-SpaceInvaders-v5_segments.csv").open()))
+    assert main_job_segments and text.count("| ppog/ppog-SpaceInvaders-v5_1 |") == len(main_job_segments) + 1
+    assert {p.name for p in (tmp_path / "out" / "main_job").glob("*learning_curves*.png")} == {
+        "ppog-SpaceInvaders-v5_learning_curves.png",
+        "ppog-SpaceInvaders-v5_learning_curves_walltime.png",
+    }
 
 
 @pytest.mark.slow
@@ -113,9 +124,11 @@ def test_ppog_vs_ppo_trains_without_results(monkeypatch, tmp_path):
         PPOG_NOTEBOOK_LOGS=str(tmp_path / "logs"),
         PPOG_NOTEBOOK_STUDY_LOGS=str(tmp_path / "no_study"),
         PPOG_NOTEBOOK_TUNING=str(tmp_path / "no_tuning"),
+        PPOG_NOTEBOOK_MAIN_JOB=str(tmp_path / "no_main_job"),
     )
     _, text = outputs(notebook)
     assert "training (small budget)" in text
+    assert f"no main-job run in {tmp_path / 'no_main_job'}: make train trains it" in text
     assert "no finished study run in" in text and "no search database in" in text
     for algo in ("ppog", "ppo"):
         runs = sorted(path.name for path in (tmp_path / "logs" / algo).iterdir())

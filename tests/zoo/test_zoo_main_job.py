@@ -117,3 +117,41 @@ def test_make_train_killed_midway_resumes_to_the_end(tmp_path):
     assert segments["machine"].tolist() == [machine_description()] * 2
     assert "## Training segments" in report.markdown
     assert {"learning_curves", "learning_curves_walltime", "segments"} <= set(report.files)
+
+
+def make_report_args(logs: Path, report: Path) -> list[str]:
+    """The ``ppog-zoo`` arguments of ``make train-report`` (``make -n``: printed, not run)."""
+    variables = [f"LOGS={logs}", f"TRAIN_REPORT={report}", "VENV=/venv-of-make"]
+    printed = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "train-report", *variables], capture_output=True, text=True, check=True
+    )
+    lines = [line for line in printed.stdout.replace("\\\n", " ").splitlines() if "ppog-zoo compare" in line]
+    assert len(lines) == 1, printed.stdout
+    words = shlex.split(lines[0])
+    assert words[0] == "/venv-of-make/bin/ppog-zoo", words
+    return words[1:]
+
+
+def test_the_committed_main_job_report_regenerates(tmp_path):
+    """``results/report_main_job/`` is what ``make train-report`` (README) makes of the committed main-job run folder:
+    the final-score table, the per-run scores and the training segments, byte for byte; and the report has both
+    curves (steps, training hours) and one segment per training process. Catches a committed report left stale
+    after the run's logs were committed again, and a Makefile that lost --x walltime or the segments."""
+    from ppog_sb3.experiments.compare import main as compare_main
+
+    logs, committed = ROOT / "results" / "logs" / "main_job", ROOT / "results" / "report_main_job"
+    args = make_report_args(logs, tmp_path)
+    assert args[0] == "compare" and args[args.index("--x") + 1 : args.index("--x") + 3] == ["timesteps", "walltime"]
+    assert compare_main(args[1:]) == 0
+    name = "ppog-SpaceInvaders-v5"
+    for file in (f"{name}_final_scores.md", f"{name}_final_scores_per_run.csv", f"{name}_segments.csv"):
+        assert (tmp_path / file).read_bytes() == (committed / file).read_bytes(), (
+            f"{committed / file} is not what the committed logs give: make train-report LOGS=results/logs/main_job "
+            "TRAIN_REPORT=results/report_main_job"
+        )
+    assert (tmp_path / f"{name}_learning_curves.png").is_file() and (
+        tmp_path / f"{name}_learning_curves_walltime.png"
+    ).is_file()
+    segments = list(csv.DictReader((committed / f"{name}_segments.csv").open()))
+    resumes = logs / "ppog" / f"{name}_1" / "resumes.csv"
+    assert len(segments) == 1 + (len(_rows(resumes)) if resumes.is_file() else 0)
