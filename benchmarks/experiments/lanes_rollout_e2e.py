@@ -19,7 +19,7 @@ Printed: rollout and update seconds per 1024 env-steps, each against its bound (
 the adapter stepped alone + PPOG's forward passes alone; forward + backward alone), and the lanes' own part of a
 lanes rollout (the threads' span, without the main thread's buffer and callback work after it).
 Measured (2026-12-03, 2-core AMD AVX2, ``results/speed_check/independent_lanes_2026-12-03_amd-avx2.log``): rollout
-5-9% faster than PPOG's own, 3-4% end to end; not kept (README, Speed).
+5-9% faster than PPOG's own, 3-4% end to end; not kept (docs/speed.md).
 """
 
 from __future__ import annotations

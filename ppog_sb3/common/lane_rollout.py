@@ -1,6 +1,6 @@
 """A rollout in lanes: :func:`collect_lane_rollout`, PPOG's rollout on a :class:`~ppog_sb3.envs.lanes.LanedVecEnv`.
 
-Why (measured: ``benchmarks/throughput.py --variants ppo ppog-fast ppog-fast-lanes``, README "Speed"): on a CPU the
+Why (measured: ``benchmarks/throughput.py --variants ppo ppog-fast ppog-fast-lanes``, docs/speed.md): on a CPU the
 rollout alternates emulation (ale-py's C++ threads) and inference (torch's OpenMP threads) on the same cores, and
 every step waits for both: the C++ env's workers wait for cores that torch's threads have just used, and torch's
 threads wake up for every forward pass. On 2 cores that made the rollout 40-170% slower than emulation and inference

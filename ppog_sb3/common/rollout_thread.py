@@ -1,6 +1,6 @@
 """The rollout's forward passes on a worker thread of their own: :class:`ForwardThread`, ``rollout_thread``.
 
-Why (measured in ``benchmarks/rollout_profile.py --threading``, README "Speed"): on a CPU, torch runs each forward
+Why (measured in ``benchmarks/rollout_profile.py --threading``, docs/speed.md): on a CPU, torch runs each forward
 pass on an OpenMP team, and libgomp lets the idle workers of that team spin for a while after every parallel region
 (its default spin count). In the rollout, the next thing to run is the environment: ale-py's C++ worker threads (or
 ``SubprocVecEnv``'s processes), which then wait for cores that torch's idle workers are spinning on. On a 2-core

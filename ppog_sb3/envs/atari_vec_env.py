@@ -153,7 +153,7 @@ class AtariVecEnv(VecEnv):
             raise RuntimeError("AtariVecEnv: call reset() before stepping")
         actions = np.asarray(actions)
         # dtype.kind and Python's min/max of a list: the same checks as np.issubdtype and ndarray.min/max, at a
-        # fraction of their per-call cost (this runs at every step: py-spy --gil, README "Speed", 2026-12-04)
+        # fraction of their per-call cost (this runs at every step: py-spy --gil, docs/speed.md, 2026-12-04)
         kind = actions.dtype.kind
         if actions.size != self.num_envs or kind not in "iu":
             if actions.size == self.num_envs and kind == "f" and np.all(actions % 1 == 0):
