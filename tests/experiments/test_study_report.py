@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import zlib
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -276,4 +277,59 @@ def test_the_committed_reports_regenerate(tmp_path, name):
         assert (tmp_path / file).read_bytes() == (committed / file).read_bytes(), (
             f"{committed / file} is not what the committed logs give: regenerate it with "
             f"ppog-zoo study report {study.relative_to(REPO)} -f {logs.relative_to(REPO)} -o {committed.relative_to(REPO)}"
+        )
+
+
+def _report_numbers(report_md: str, heading: str) -> tuple[dict[str, str], str]:
+    """From a committed report.md's section ``heading`` (up to the next heading): each arm's IQM cell
+    (``0.997 [0.963, 1.026]``) and the ``ppog,ppo`` row's P(X > Y) cell."""
+    lines = report_md[report_md.index(heading + "\n") + len(heading) + 1 :].splitlines()
+    section = []
+    for line in lines:
+        if line.startswith("#"):
+            break
+        section.append(line)
+    iqm = {}
+    probability = ""
+    for line in section:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in ("ppo", "ppog") and "[" in cells[2]:
+            iqm[cells[0]] = cells[2]
+        if len(cells) == 3 and cells[0] == "ppog,ppo":
+            probability = cells[1]
+    return iqm, probability
+
+
+def _two_decimals(cell: str) -> str:
+    """``0.504 [0.344, 0.672]`` -> ``0.50 [0.34, 0.67]``: the README's rounding of the report's printed digits, half up
+    (0.845 -> 0.85, which a float's round-half-even of 0.845 would not give)."""
+    value, low, high = (
+        Decimal(x).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        for x in cell.replace("[", " ").replace("]", " ").replace(",", " ").split()
+    )
+    return f"{value} [{low}, {high}]"
+
+
+def test_the_readme_answer_table_is_the_committed_reports():
+    """README, Results: "The answer so far, in one table" copies its IQMs and P(PPOG > PPO) from the committed study
+    reports; every row must still be what results/report_*/report.md says. Catches a report regenerated (new runs, a
+    fix of the statistics) while the README's table kept the old numbers (seen red with the stressed row's P changed
+    to 0.26 [0.04, 0.54], the two-game number it once was)."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("**The answer so far, in one table**") : readme.index("### Does PPOG beat PPO?")]
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    rows = {cells[0]: cells for cells in ([c.strip() for c in line.strip().strip("|").split("|")] for line in lines)}
+    sections = {
+        "MinAtar `zoo`": ("minatar", "## Setting `zoo`"),
+        "MinAtar `stressed`": ("minatar", "## Setting `stressed`"),
+        "MinAtar `course`": ("minatar", "## Setting `course`"),
+        "MinAtar `tuned`": ("minatar", "## Setting `tuned`"),
+        "the same runs scored at 300k": ("minatar", "### Setting `tuned` at 300000 agent steps"),
+        "ALE Space Invaders, fast path": ("space_invaders", "## Setting `zoo`"),
+    }
+    for label, (name, heading) in sections.items():
+        [row] = [cells for key, cells in rows.items() if key.startswith(label)]
+        iqm, probability = _report_numbers((REPO / "results" / f"report_{name}" / "report.md").read_text(), heading)
+        assert row[2:4] == [iqm["ppo"], iqm["ppog"]] and row[4].strip("*") == _two_decimals(probability), (
+            f"README answer table, row {label!r}: {row[2:5]} against the report's {iqm} and P {probability}"
         )
