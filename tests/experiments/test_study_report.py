@@ -3,6 +3,7 @@ from episodes written here, its seeded bootstrap, games per setting and arm, and
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import zlib
 from decimal import ROUND_HALF_UP, Decimal
@@ -280,19 +281,19 @@ def test_the_committed_reports_regenerate(tmp_path, name):
         )
 
 
+def _cells(line: str) -> list[str]:
+    """The cells of a markdown table row."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def _report_numbers(report_md: str, heading: str) -> tuple[dict[str, str], str]:
     """From a committed report.md's section ``heading`` (up to the next heading): each arm's IQM cell
     (``0.997 [0.963, 1.026]``) and the ``ppog,ppo`` row's P(X > Y) cell."""
     lines = report_md[report_md.index(heading + "\n") + len(heading) + 1 :].splitlines()
-    section = []
-    for line in lines:
-        if line.startswith("#"):
-            break
-        section.append(line)
     iqm = {}
     probability = ""
-    for line in section:
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+    for line in itertools.takewhile(lambda line: not line.startswith("#"), lines):
+        cells = _cells(line)
         if len(cells) == 3 and cells[0] in ("ppo", "ppog") and "[" in cells[2]:
             iqm[cells[0]] = cells[2]
         if len(cells) == 3 and cells[0] == "ppog,ppo":
@@ -318,7 +319,7 @@ def test_the_readme_answer_table_is_the_committed_reports():
     readme = (REPO / "README.md").read_text()
     table = readme[readme.index("**The answer so far, in one table**") : readme.index("### Does PPOG beat PPO?")]
     lines = [line for line in table.splitlines() if line.startswith("| ")]
-    rows = {cells[0]: cells for cells in ([c.strip() for c in line.strip().strip("|").split("|")] for line in lines)}
+    rows = {cells[0]: cells for cells in map(_cells, lines)}
     sections = {
         "MinAtar `zoo`": ("minatar", "## Setting `zoo`"),
         "MinAtar `stressed`": ("minatar", "## Setting `stressed`"),

@@ -24,17 +24,22 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN = Path("ppog") / "ppog-SpaceInvaders-v5_1"
 
 
-def make_train_args(logs: Path, timesteps: int, checkpoint_freq: int, resume: bool = False) -> list[str]:
-    """The ``ppog-zoo`` arguments of ``make train`` with these variables (``make -n``: printed, not run)."""
-    variables = [f"LOGS={logs}", f"TIMESTEPS={timesteps}", f"CHECKPOINT_FREQ={checkpoint_freq}", "VENV=/venv-of-make"]
-    if resume:
-        variables.append("RESUME=1")
-    printed = subprocess.run(["make", "-n", "-C", str(ROOT), "train", *variables], capture_output=True, text=True, check=True)
-    lines = [line for line in printed.stdout.replace("\\\n", " ").splitlines() if "ppog-zoo train" in line]
+def make_zoo_args(target: str, subcommand: str, variables: list[str]) -> list[str]:
+    """The ``ppog-zoo`` arguments of ``make <target>`` with these variables (``make -n``: printed, not run)."""
+    printed = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), target, *variables, "VENV=/venv-of-make"], capture_output=True, text=True, check=True
+    )
+    lines = [line for line in printed.stdout.replace("\\\n", " ").splitlines() if f"ppog-zoo {subcommand}" in line]
     assert len(lines) == 1, printed.stdout
     words = shlex.split(lines[0])
     assert words[0] == "/venv-of-make/bin/ppog-zoo", words
     return words[1:]
+
+
+def make_train_args(logs: Path, timesteps: int, checkpoint_freq: int, resume: bool = False) -> list[str]:
+    """The ``ppog-zoo`` arguments of ``make train`` with these variables."""
+    variables = [f"LOGS={logs}", f"TIMESTEPS={timesteps}", f"CHECKPOINT_FREQ={checkpoint_freq}"]
+    return make_zoo_args("train", "train", variables + (["RESUME=1"] if resume else []))
 
 
 def test_make_train_passes_checkpoints_progress_and_resume():
@@ -119,19 +124,6 @@ def test_make_train_killed_midway_resumes_to_the_end(tmp_path):
     assert {"learning_curves", "learning_curves_walltime", "segments"} <= set(report.files)
 
 
-def make_report_args(logs: Path, report: Path) -> list[str]:
-    """The ``ppog-zoo`` arguments of ``make train-report`` (``make -n``: printed, not run)."""
-    variables = [f"LOGS={logs}", f"TRAIN_REPORT={report}", "VENV=/venv-of-make"]
-    printed = subprocess.run(
-        ["make", "-n", "-C", str(ROOT), "train-report", *variables], capture_output=True, text=True, check=True
-    )
-    lines = [line for line in printed.stdout.replace("\\\n", " ").splitlines() if "ppog-zoo compare" in line]
-    assert len(lines) == 1, printed.stdout
-    words = shlex.split(lines[0])
-    assert words[0] == "/venv-of-make/bin/ppog-zoo", words
-    return words[1:]
-
-
 def test_the_committed_main_job_report_regenerates(tmp_path):
     """``results/report_main_job/`` is what ``make train-report`` (README) makes of the committed main-job run folder:
     the final-score table, the per-run scores and the training segments, byte for byte; and the report has both
@@ -140,7 +132,7 @@ def test_the_committed_main_job_report_regenerates(tmp_path):
     from ppog_sb3.experiments.compare import main as compare_main
 
     logs, committed = ROOT / "results" / "logs" / "main_job", ROOT / "results" / "report_main_job"
-    args = make_report_args(logs, tmp_path)
+    args = make_zoo_args("train-report", "compare", [f"LOGS={logs}", f"TRAIN_REPORT={tmp_path}"])
     assert args[0] == "compare" and args[args.index("--x") + 1 : args.index("--x") + 3] == ["timesteps", "walltime"]
     assert compare_main(args[1:]) == 0
     name = "ppog-SpaceInvaders-v5"
