@@ -13,6 +13,8 @@ Names handed in (:func:`train_names`, :func:`enjoy_names`, :func:`record_video_n
 - ``ExperimentManager`` -> :class:`~ppog_sb3.zoo.exp_manager.PPOGExperimentManager` (fast env, checks, Optuna storage).
 - ``create_test_env`` -> :func:`ppog_sb3.zoo.fast_env.create_test_env` (``enjoy``, ``record_video``: the fast env for
   the plugin's ids, the zoo's own function for every other id).
+- ``get_model_path`` -> :func:`ppog_sb3.zoo.model_path.get_model_path` (``enjoy``, ``record_video``:
+  ``--load-checkpoint`` / ``--load-last-checkpoint`` also find a ``--checkpoint-freq`` checkpoint).
 - ``StoreDict`` -> :class:`StoreDict` (``-params``, ``--env-kwargs``: a value that is not a Python expression,
   ``ent_coef:lin_0.01``, stays the plain string instead of a ``NameError`` traceback).
 - ``argparse`` -> the standard module's names with ``ArgumentParser`` = :class:`OneLineErrorParser` (one error line
@@ -160,19 +162,21 @@ def train_names(manager: Any) -> dict[str, dict[str, Any]]:
 def enjoy_names() -> dict[str, dict[str, Any]]:
     from ppog_sb3.zoo.exp_manager import PPOGExperimentManager
     from ppog_sb3.zoo.fast_env import create_test_env
+    from ppog_sb3.zoo.model_path import get_model_path
 
     own = {"ExperimentManager": PPOGExperimentManager, "create_test_env": create_test_env, "StoreDict": StoreDict}
-    return {"rl_zoo3.enjoy": {**own, "argparse": ONE_LINE_ARGPARSE}}
+    return {"rl_zoo3.enjoy": {**own, "get_model_path": get_model_path, "argparse": ONE_LINE_ARGPARSE}}
 
 
 def record_video_names() -> dict[str, dict[str, Any]]:
     """The script imports its names when it runs: they are handed in where it imports them from."""
     from ppog_sb3.zoo.exp_manager import PPOGExperimentManager
     from ppog_sb3.zoo.fast_env import create_test_env
+    from ppog_sb3.zoo.model_path import get_model_path
 
     return {
         "rl_zoo3.exp_manager": {"ExperimentManager": PPOGExperimentManager},
-        "rl_zoo3.utils": {"create_test_env": create_test_env, "StoreDict": StoreDict},
+        "rl_zoo3.utils": {"create_test_env": create_test_env, "StoreDict": StoreDict, "get_model_path": get_model_path},
     }
 
 

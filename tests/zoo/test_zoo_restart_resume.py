@@ -15,7 +15,7 @@ import pytest
 import torch as th
 import yaml
 from stable_baselines3 import PPO
-from zoo_helpers import CARTPOLE_SMALL, run_zoo
+from zoo_helpers import CARTPOLE_SMALL, run_parallel, run_zoo
 
 from ppog_sb3 import PPOG
 from ppog_sb3.common.provenance import code_version
@@ -72,6 +72,20 @@ def test_checkpoints_change_nothing_and_a_resume_continues_the_run(tmp_path, alg
     assert checkpoint is not None and checkpoint.num_timesteps == 3072  # the last boundary >= 1024 steps after 2048
     assert checkpoint.progress_rows == 3072 // 128 and sorted(checkpoint.monitor_rows) == ["0.monitor.csv", "1.monitor.csv"]
     assert {p.name for p in (_run_dir(saved, algo) / "checkpoint").iterdir()} == {"checkpoint.yml", "model_3072_steps.zip"}
+    if algo == "ppog":
+        # the checkpoint can be watched before the run ends: the zoo's --load-last-checkpoint / --load-checkpoint find
+        # it (catches: seams not handing ppog_sb3.zoo.model_path.get_model_path to enjoy or record_video)
+        common = ["--algo", algo, "--env", "CartPole-v1", "-f", str(saved), "--exp-id", "1", "-n", "50"]
+        enjoy, video = run_parallel(
+            [
+                ("enjoy", *common, "--no-render", "--load-last-checkpoint"),
+                ("record_video", *common, "--load-checkpoint", "3072"),
+            ],
+            cwd=tmp_path,
+        )
+        for result in (enjoy, video):
+            assert result.returncode == 0 and "checkpoint/model_3072_steps.zip" in result.stdout, result.describe()
+        assert list((_run_dir(saved, algo) / "videos").glob("checkpoint-3072-*.mp4")), video.describe()
 
     # resume the same checkpoint twice, in two copies of the run folder
     copies = []

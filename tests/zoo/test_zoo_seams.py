@@ -30,7 +30,7 @@ ZOO_MODULES = (
     "rl_zoo3.plots.all_plots",
     "rl_zoo3.plots.plot_from_file",
 )
-HANDED_IN = ("ExperimentManager", "create_test_env", "StoreDict", "argparse", "plt")
+HANDED_IN = ("ExperimentManager", "create_test_env", "StoreDict", "get_model_path", "argparse", "plt")
 
 TINY = ["-params", "n_envs:1", "n_steps:64", "batch_size:32", "n_epochs:1", "policy_kwargs:dict(net_arch=[8])"]
 
