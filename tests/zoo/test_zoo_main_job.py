@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from zoo_helpers import start_zoo, zoo_command, zoo_env
+from zoo_helpers import run_zoo, start_zoo, zoo_command, zoo_env
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = Path("ppog") / "ppog-SpaceInvaders-v5_1"
@@ -147,3 +147,31 @@ def test_the_committed_main_job_report_regenerates(tmp_path):
     segments = list(csv.DictReader((committed / f"{name}_segments.csv").open()))
     resumes = logs / "ppog" / f"{name}_1" / "resumes.csv"
     assert len(segments) == 1 + (len(_rows(resumes)) if resumes.is_file() else 0)
+
+
+@pytest.mark.slow
+def test_the_committed_main_job_model_plays(tmp_path):
+    """``ppog-zoo enjoy`` (the real CLI, core install) plays the main job's committed model: its final model once the
+    run has ended (10M steps), its checkpoint (``--load-last-checkpoint``) while it trains, and the games it finishes
+    score like a trained agent (a random agent scores about 148). Catches: the model left out of the commit
+    (.gitignore), a model the package's code cannot load, an untrained or wrong model committed."""
+    from ppog_sb3.zoo.restart_resume import read_checkpoint
+
+    run = ROOT / "results" / "logs" / "main_job" / RUN
+    final = run / "ppog-SpaceInvaders-v5.zip"
+    if final.is_file():
+        model, flags = final, []
+        with zipfile.ZipFile(final) as archive:
+            assert json.loads(archive.read("data"))["num_timesteps"] == 10_000_000
+    else:
+        checkpoint = read_checkpoint(run)
+        assert checkpoint is not None, f"{run} has neither a final model nor a checkpoint"
+        assert 0 < checkpoint.num_timesteps < 10_000_000
+        model, flags = checkpoint.model_path, ["--load-last-checkpoint"]
+    result = run_zoo(
+        "enjoy", "--algo", "ppog", "--env", "ppog/SpaceInvaders-v5", "-f", str(run.parents[1]), "--exp-id", "1",
+        "--no-render", "-n", "2000", "--num-threads", "1", *flags, cwd=tmp_path,
+    )  # fmt: skip
+    assert f"Loading {model}" in result.stdout, result.describe()
+    scores = [float(line.split(":")[1]) for line in result.stdout.splitlines() if line.startswith("Atari Episode Score")]
+    assert scores and sum(scores) / len(scores) > 300, result.describe()
