@@ -162,7 +162,8 @@ def test_the_committed_main_job_model_plays(tmp_path):
     if final.is_file():
         model, flags = final, []
         with zipfile.ZipFile(final) as archive:
-            assert json.loads(archive.read("data"))["num_timesteps"] == 10_000_000
+            steps = json.loads(archive.read("data"))["num_timesteps"]
+        assert 10_000_000 <= steps < 10_000_000 + 8 * 128, steps  # the budget, to the end of its last 8 x 128 rollout
     else:
         checkpoint = read_checkpoint(run)
         assert checkpoint is not None, f"{run} has neither a final model nor a checkpoint"
