@@ -151,27 +151,19 @@ def test_the_committed_main_job_report_regenerates(tmp_path):
 
 @pytest.mark.slow
 def test_the_committed_main_job_model_plays(tmp_path):
-    """``ppog-zoo enjoy`` (the real CLI, core install) plays the main job's committed model: its final model once the
-    run has ended (10M steps), its checkpoint (``--load-last-checkpoint``) while it trains, and the games it finishes
-    score like a trained agent (a random agent scores about 148). Catches: the model left out of the commit
-    (.gitignore), a model the package's code cannot load, an untrained or wrong model committed."""
-    from ppog_sb3.zoo.restart_resume import read_checkpoint
-
+    """``ppog-zoo enjoy`` (the real CLI, core install) plays the main job's committed final model (10M steps), and the
+    games it finishes score like a trained agent (a random agent scores about 148). Catches: the model left out of
+    the commit (.gitignore), a model the package's code cannot load, an untrained or wrong model committed. (Playing a
+    run's checkpoint before it ends, ``--load-last-checkpoint``: tests/zoo/test_zoo_restart_resume.py.)"""
     run = ROOT / "results" / "logs" / "main_job" / RUN
-    final = run / "ppog-SpaceInvaders-v5.zip"
-    if final.is_file():
-        model, flags = final, []
-        with zipfile.ZipFile(final) as archive:
-            steps = json.loads(archive.read("data"))["num_timesteps"]
-        assert 10_000_000 <= steps < 10_000_000 + 8 * 128, steps  # the budget, to the end of its last 8 x 128 rollout
-    else:
-        checkpoint = read_checkpoint(run)
-        assert checkpoint is not None, f"{run} has neither a final model nor a checkpoint"
-        assert 0 < checkpoint.num_timesteps < 10_000_000
-        model, flags = checkpoint.model_path, ["--load-last-checkpoint"]
+    model = run / "ppog-SpaceInvaders-v5.zip"
+    assert model.is_file(), f"{model} is not committed"
+    with zipfile.ZipFile(model) as archive:
+        steps = json.loads(archive.read("data"))["num_timesteps"]
+    assert 10_000_000 <= steps < 10_000_000 + 8 * 128, steps  # the budget, to the end of its last 8 x 128 rollout
     result = run_zoo(
         "enjoy", "--algo", "ppog", "--env", "ppog/SpaceInvaders-v5", "-f", str(run.parents[1]), "--exp-id", "1",
-        "--no-render", "-n", "2000", "--num-threads", "1", *flags, cwd=tmp_path,
+        "--no-render", "-n", "2000", "--num-threads", "1", cwd=tmp_path,
     )  # fmt: skip
     assert f"Loading {model}" in result.stdout, result.describe()
     scores = [float(line.split(":")[1]) for line in result.stdout.splitlines() if line.startswith("Atari Episode Score")]
