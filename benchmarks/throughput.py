@@ -12,7 +12,9 @@ variant, the ratio to SB3 PPO, the peak resident memory of each process (and pea
 the time goes: seconds per rollout (environment stepping + inference forward passes) and per update (``n_epochs``
 passes of forward + backward + Adam over the rollout), each beside its bound measured in the same process with the
 same settings (rollout: the env stepping alone + the inference forward passes alone; update: the forward + backward
-passes alone, see ``_bounds``), so a ratio can be read against what each phase costs.
+passes alone, see ``_bounds``), so a ratio can be read against what each phase costs. Beside the rollout's bound,
+the same forward passes each timed after an env step: what a loop that alternates the two on the same cores cannot
+avoid (the hardware's, not the loop's).
 
 Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
@@ -173,7 +175,12 @@ def _bounds(model, device: str) -> dict[str, float]:
 
     - ``emulation_s``: the env stepping with random actions, nothing else;
     - ``inference_s``: ``n_steps`` forward passes of an ``n_envs`` batch (the policy's actions and values; for PPOG
-      its rollout's pass, ``_rollout_forward``);
+      its rollout's pass, ``_rollout_forward``), back to back;
+    - ``inference_after_step_s``: the same passes, each after an env step (random actions, the step not timed), as
+      every rollout that steps the env between its passes runs them. Not ours: the passes are slower after anything
+      else ran, even a busy-wait with no memory traffic (their weights leave the caches that the host shares;
+      ``benchmarks/experiments/cold_forward.py``, docs/speed.md 2026-12-07), so emulation + this is the rollout's bound
+      for a loop that alternates env steps and forward passes on the same cores;
     - ``arithmetic_s``: forward + backward of ``n_epochs * n_steps * n_envs`` samples in ``batch_size`` minibatches
       through the policy network, with a fixed loss: the update without buffer, distribution objects, Adam, logging.
     """
@@ -204,6 +211,15 @@ def _bounds(model, device: str) -> dict[str, float]:
             forward(to_input(obs))
         sync()
     inference = time.perf_counter() - start
+    with th.inference_mode(), autocast:
+        inference_after_step = 0.0
+        for _ in range(n_steps):
+            stepped = th.as_tensor(env.step(actions)[0], device=model.device)
+            sync()
+            start = time.perf_counter()
+            forward(to_input(stepped))
+            sync()
+            inference_after_step += time.perf_counter() - start
 
     policy.set_training_mode(True)
     frames = th.randint(0, 256, (batch, *model.observation_space.shape), dtype=th.uint8, device=model.device)
@@ -224,7 +240,12 @@ def _bounds(model, device: str) -> dict[str, float]:
     sync()
     arithmetic = time.perf_counter() - start
     policy.optimizer.zero_grad()
-    return {"emulation_s": emulation, "inference_s": inference, "arithmetic_s": arithmetic}
+    return {
+        "emulation_s": emulation,
+        "inference_s": inference,
+        "inference_after_step_s": inference_after_step,
+        "arithmetic_s": arithmetic,
+    }
 
 
 def _worker(variant: str, rollouts: int, device: str, seed: int) -> None:
@@ -330,6 +351,12 @@ def main() -> None:
             f"{mean['inference_s']:.3f}), update {mean['arithmetic_s']:.3f} s (forward+backward alone); "
             f"overhead rollout {mean['collect_s_per_rollout'] - bound:+.3f} s, update "
             f"{mean['train_s_per_update'] - mean['arithmetic_s']:+.3f} s"
+        )
+        interleaved = mean["emulation_s"] + mean["inference_after_step_s"]
+        print(
+            f"  {'':14s} rollout {mean['collect_s_per_rollout'] / bound - 1:+.0%} over its bound; the passes each "
+            f"after an env step {mean['inference_after_step_s']:.3f} s, so emulation + those {interleaved:.3f} s, "
+            f"the rollout {mean['collect_s_per_rollout'] / interleaved - 1:+.0%} against that"
         )
     for reference, family in (("ppo", "ppog"), ("minatar-ppo", "minatar-")):
         if reference in means:
