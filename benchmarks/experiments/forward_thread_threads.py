@@ -6,7 +6,11 @@ pass + the fast path's 8-env env, no buffer), alternating round by round, beside
   with the caller's two torch threads (``rollout_thread=True``, the shipped ``"auto"`` on this env);
 - ``main, 2 torch threads``: on the calling thread (``rollout_thread=False``);
 - ``main, 1 torch thread`` and ``thread, 1 torch thread``: the same with one torch thread for the forward passes
-  (``torch.set_num_threads`` before the worker starts reaches it): no OpenMP worker to spin while the env steps.
+  (``torch.set_num_threads`` before the worker starts reaches it): no OpenMP worker to spin while the env steps;
+- ``main, pool held``: on the calling thread, while another thread holds an OpenMP pool of its own (it ran one
+  parallel region and waits), so libgomp manages more threads than cores and throttles every spin, as it does while
+  ``ForwardThread``'s worker exists, but with no hand-over between Python threads: which of the worker thread's two
+  effects (a second pool, a hand-over per pass) costs its forward passes their time.
 
     python benchmarks/experiments/forward_thread_threads.py [ROUNDS]
 
@@ -18,8 +22,11 @@ see docs/speed.md, 2026-12-07.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import torch as th
@@ -27,6 +34,27 @@ import torch as th
 import ppog_sb3
 from ppog_sb3 import PPOG
 from ppog_sb3.common.rollout_thread import ForwardThread
+
+
+@contextlib.contextmanager
+def pool_held() -> Iterator[None]:
+    """A thread that runs one OpenMP parallel region (libgomp gives it a pool of its own) and waits until the block
+    ends."""
+    ready, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        th.ones(1 << 22).add_(1)  # large enough for torch to run it in parallel
+        ready.set()
+        done.wait()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    ready.wait()
+    try:
+        yield
+    finally:
+        done.set()
+        holder.join()
 
 
 def main() -> None:
@@ -46,6 +74,7 @@ def main() -> None:
         ("main, 2 torch threads", False, caller_threads),
         ("main, 1 torch thread", False, 1),
         ("thread, 1 torch thread", True, 1),
+        ("main, pool held", False, caller_threads),
     ]
     times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in modes}
     bounds = []
@@ -53,7 +82,8 @@ def main() -> None:
     for r in range(rounds):
         for name, on_thread, threads in modes if r % 2 == 0 else modes[::-1]:
             th.set_num_threads(threads)
-            with ForwardThread(on_thread) as run:
+            held = pool_held() if name == "main, pool held" else contextlib.nullcontext()
+            with held, ForwardThread(on_thread) as run:
                 t_forward = t_env = 0.0
                 for _ in range(128):
                     start = time.perf_counter()
