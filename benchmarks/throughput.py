@@ -14,7 +14,7 @@ passes of forward + backward + Adam over the rollout), each beside its bound mea
 same settings (rollout: the env stepping alone + the inference forward passes alone; update: the forward + backward
 passes alone, see ``_bounds``), so a ratio can be read against what each phase costs. Beside the rollout's bound,
 the same forward passes each timed after an env step: what a loop that alternates the two on the same cores cannot
-avoid (the hardware's, not the loop's).
+avoid (the cost of the hardware and of torch's threads, not of the loop's own code).
 
 Variants:
   ppo        SB3 PPO, CnnPolicy, make_atari_env("SpaceInvadersNoFrameskip-v4") + VecFrameStack(4), DummyVecEnv
@@ -177,8 +177,8 @@ def _bounds(model, device: str) -> dict[str, float]:
     - ``inference_s``: ``n_steps`` forward passes of an ``n_envs`` batch (the policy's actions and values; for PPOG
       its rollout's pass, ``_rollout_forward``), back to back;
     - ``inference_after_step_s``: the same passes, each after an env step (random actions, the step not timed), as
-      every rollout that steps the env between its passes runs them. Not ours: the passes are slower after anything
-      else ran, even a busy-wait with no memory traffic (their weights leave the caches that the host shares;
+      every rollout that steps the env between its passes runs them. Not the loop's code: the passes are slower after
+      anything else ran, even a busy-wait with no memory traffic (the network's state goes cold;
       ``benchmarks/experiments/cold_forward.py``, docs/speed.md 2026-12-07), so emulation + this is the rollout's bound
       for a loop that alternates env steps and forward passes on the same cores;
     - ``arithmetic_s``: forward + backward of ``n_epochs * n_steps * n_envs`` samples in ``batch_size`` minibatches
