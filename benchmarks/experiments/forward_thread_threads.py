@@ -15,7 +15,8 @@ pass + the fast path's 8-env env, no buffer), alternating round by round, beside
     python benchmarks/experiments/forward_thread_threads.py [ROUNDS]
 
 Printed per 128 steps (a rollout of 1024 env-steps): the forward passes' time, the env steps' time, their sum, and the
-sum against the bound (the env stepped alone + the forward passes back to back, two threads each). Measured
+sum against the bound (``halves_rollout_e2e.bound_once``: the env stepped alone + the forward passes back to back, two
+threads each). Measured
 2026-12-07, 2-core AMD EPYC Zen 5 AVX512-BF16 (``results/speed_check/forward_thread_2026-12-07_amd-avx512bf16.log``):
 see docs/speed.md, 2026-12-07.
 """
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch as th
@@ -34,6 +36,9 @@ import torch as th
 import ppog_sb3
 from ppog_sb3 import PPOG
 from ppog_sb3.common.rollout_thread import ForwardThread
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/experiments/
+from halves_rollout_e2e import bound_once  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -94,19 +99,12 @@ def main() -> None:
                     t_env += time.perf_counter() - start
             th.set_num_threads(caller_threads)
             times[name].append((t_forward, t_env))
-        start = time.perf_counter()
-        for _ in range(128):
-            env.step(actions)
-        emulation = time.perf_counter() - start
-        start = time.perf_counter()
-        for _ in range(128):
-            forward(obs)
-        bounds.append((emulation, time.perf_counter() - start))
-    emulation, inference = np.mean(bounds, axis=0)
-    bound = emulation + inference
+        bounds.append(bound_once(model, env))
+        obs = env.reset()  # bound_once resets the env
+    bound = float(np.mean(bounds))
     print(
         f"torch {th.__version__}, CPU capability {th.backends.cpu.get_cpu_capability()}, {rounds} alternating rounds; "
-        f"bound: emulation {emulation:.3f} + inference {inference:.3f} = {bound:.3f} s per 128 steps (two threads each)"
+        f"bound (emulation + inference, two threads each) {bound:.3f} s per 128 steps"
     )
     for name, rows in times.items():
         t = np.array(rows)
