@@ -52,10 +52,11 @@ train-report: install
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-# ruff (lint + format) and mypy (configured in pyproject.toml: the ppog_sb3 package)
+# ruff (lint + format: the package, tests, benchmarks and the notebooks' code cells) and mypy (configured in
+# pyproject.toml: the ppog_sb3 package)
 lint: install
-	$(PYTHON) -m ruff check ppog_sb3 tests benchmarks
-	$(PYTHON) -m ruff format --check ppog_sb3 tests benchmarks
+	$(PYTHON) -m ruff check ppog_sb3 tests benchmarks notebooks
+	$(PYTHON) -m ruff format --check ppog_sb3 tests benchmarks notebooks
 	$(PYTHON) -m mypy
 
 bench-memory: install
