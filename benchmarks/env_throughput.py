@@ -6,7 +6,9 @@ and the fast path's SB3 ``VecEnv`` adapter vs the raw ale-py ``AtariVectorEnv`` 
     python benchmarks/env_throughput.py --paths fast raw --rounds 6 --steps 2000   # the adapter's cost alone
 
 Paths: ``sb3-dummy`` / ``sb3-subproc`` (SB3's pipeline), ``fast`` (``make_atari_vec_env``: the adapter's
-``step()``, as SB3's ``collect_rollouts`` calls it), ``raw`` (the fast path's own C++ env, the same instance when both
+``step()``, as SB3's ``collect_rollouts`` calls it), ``fast-lanes`` (the same env built in 2 lanes, ``lanes=2``,
+stepped through its ``VecEnv.step()``: what SB3's PPO, ``rollout_thread=False`` and ``throughput.py``'s bound see of
+a laned env, not how PPOG's lanes rollout steps it), ``raw`` (the fast path's own C++ env, the same instance when both
 run, stepped through ale-py's own ``AtariVectorEnv.step()``: everything the adapter adds is missing, i.e. the bound of
 the ``fast`` path). The vec envs are built once and stepped with the same uniformly random actions in alternating
 rounds (Dummy, Subproc, fast, raw, then the reverse order...), so slow drifts of a shared machine's load hit all alike.
@@ -35,7 +37,7 @@ def _make_sb3_base_env(env_id: str, **kwargs):
     return gym.make(env_id, **kwargs)
 
 
-PATHS = ("sb3-dummy", "sb3-subproc", "fast", "raw")
+PATHS = ("sb3-dummy", "sb3-subproc", "fast", "fast-lanes", "raw")
 
 
 class _Raw:
@@ -89,6 +91,7 @@ def main() -> None:
         "sb3-dummy": lambda: VecFrameStack(make_atari_env(sb3_env, n_envs=n, seed=seed, vec_env_cls=DummyVecEnv), 4),
         "sb3-subproc": lambda: VecFrameStack(make_atari_env(sb3_env, n_envs=n, seed=seed, vec_env_cls=SubprocVecEnv), 4),
         "fast": lambda: make_atari_vec_env(args.game, n_envs=n, seed=seed, num_threads=args.num_threads),
+        "fast-lanes": lambda: make_atari_vec_env(args.game, n_envs=n, seed=seed, num_threads=args.num_threads, lanes=2),
     }
     venvs = {name: builders[name]() for name in args.paths if name != "raw"}
     if "raw" in args.paths:  # the fast path's own C++ env when both run: same emulators, same threads, one pool
