@@ -8,7 +8,8 @@ by cycle (rollout + PPOG's update each), the same one-thread envpool-style env (
 - ``gap``: ``halves_gap_e2e.py``'s rollout (every stored sample the current policy's; buffer, infos and callbacks per
   row), ``gap_lean`` the same with its functional forward pass;
 - ``bare``: the bare loop of ``rollout_designs.py``'s ``async1`` (PPOG's forward pass, ``send``/``recv``, 256 half
-  steps; no buffer, no infos, no callbacks), run as the cycle's rollout, so it too comes right after an update; the
+  steps; no buffer, no infos, no callbacks; the forward pass with its module calls, as ``gap``'s), run as the cycle's
+  rollout, so it too comes right after an update; the
   update then trains on the buffer a ``gap`` rollout filled in the warm-up (its own copy), so the cycle's update
   costs what the others' do;
 - ``bare_alone``: the same bare loop three times back to back outside any cycle, the last timed: no update before it.
