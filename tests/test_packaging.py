@@ -95,6 +95,35 @@ def test_every_import_is_a_declared_dependency():
     )
 
 
+def direct_dependencies(extras: tuple[str, ...] = ()) -> frozenset[str]:
+    """Canonical names of the distributions pyproject.toml itself lists (``[project] dependencies`` and ``extras``),
+    not what they bring in turn."""
+    from packaging.requirements import Requirement
+
+    project = pyproject()["project"]
+    texts = [*project["dependencies"], *(t for extra in extras for t in project["optional-dependencies"][extra])]
+    return frozenset(canonicalize_name(Requirement(text).name) for text in texts)
+
+
+def test_every_package_import_is_a_direct_dependency():
+    """What ``ppog_sb3`` imports, pyproject.toml names itself: a package that only arrives through another (numpy
+    through SB3, SQLAlchemy through Optuna, huggingface_sb3 through rl-zoo3) is gone for our users the day that
+    package stops requiring it, while the transitive check above stays green. Catches: deleting ``numpy`` (or
+    ``sqlalchemy``, ``sb3-team-hf-integration``) from the dependencies, or a new import of a transitive package."""
+    direct = direct_dependencies()
+    assert undeclared({"cloudpickle"}, direct) and not undeclared({"cloudpickle"}, core_distributions())  # can fail
+    assert not undeclared({"numpy", "sqlalchemy", "huggingface_sb3"}, direct)
+    needs_extra = {"ppog_sb3/experiments/study/report.py": direct_dependencies(("study",))}
+    problems = {}
+    for path in sorted((REPO / "ppog_sb3").rglob("*.py")):
+        name = str(path.relative_to(REPO))
+        for module, why in undeclared(imported_modules(path.read_text()), needs_extra.get(name, direct)).items():
+            problems[f"{name}: import {module}"] = why
+    assert not problems, "imports the package makes of packages pyproject.toml does not name:\n" + "\n".join(
+        f"  {where}: {why}" for where, why in problems.items()
+    )
+
+
 def test_core_environment_lacks_the_extras():
     """The tests' core-only Python (tests/core_only.py) has the dependencies and none of the [dev] extras' packages."""
     python = core_python()
